@@ -1,0 +1,149 @@
+"""``encode``, ``decode``, ``info`` and ``list``: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from neurocodec import container, media, registry, weights
+from neurocodec.errors import NeurocodecError
+from neurocodec.files import check_output, write_bytes
+from neurocodec.modality import MODALITIES
+
+_OUTPUT_SUFFIX = {"image": ".png", "audio": ".wav", "video": ".mp4"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encode", help="compress a media file into a .ncs file",
+                       description="Compress an image, audio or video file into a .ncs file.",
+                       epilog="example: neurocodec encode kodim01.png -o kodim01.ncs --quality 3")
+    p.add_argument("input", help="image (png/jpg/webp...), audio (wav/flac/ogg/mp3) or video (mp4/mkv/264/y4m)")
+    p.add_argument("-o", "--output", help="output .ncs file (default: INPUT with .ncs suffix)")
+    p.add_argument("--codec", help="codec name (default: the best installed codec for the input's modality)")
+    p.add_argument("--quality", type=int, help="quality level; `neurocodec list` shows each codec's levels")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=encode)
+
+    p = sub.add_parser("decode", help="reconstruct a media file from a .ncs file",
+                       description="Reconstruct media from a .ncs file; the output format follows its extension.",
+                       epilog="example: neurocodec decode kodim01.ncs -o kodim01_hat.png")
+    p.add_argument("input", help=".ncs file")
+    p.add_argument("-o", "--output", help="output file: .png for images, .wav/.flac for audio, .mp4/.mkv/.y4m for video")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=decode)
+
+    p = sub.add_parser("info", help="describe a .ncs file", description="Describe a .ncs file without decoding it.")
+    p.add_argument("input", help=".ncs file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=info)
+
+    p = sub.add_parser("list", help="list codecs and shipped weights", description="List codecs and shipped weights.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=list_codecs)
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NeurocodecError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NeurocodecError(f"{path} is a directory") from None
+    except OSError as exc:
+        raise NeurocodecError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def encode(args: argparse.Namespace) -> int:
+    src = Path(args.input)
+    if not src.is_file():
+        raise NeurocodecError(f"{src}: no such file")
+    out = check_output(args.output or src.with_suffix(".ncs"), (src,), args.force)
+    name = args.codec or registry.default_codec(media.modality_of(src))
+    codec = registry.load(name, quality=args.quality)
+    start = time.perf_counter()
+    data = codec.encode_file(src)
+    write_bytes(out, data)
+    print(f"{out}: {len(data)} bytes, {name} quality {codec.quality}, {time.perf_counter() - start:.2f} s"
+          + _rate_note(data))
+    return 0
+
+
+def _rate_note(data: bytes) -> str:
+    parsed = container.unpack(data)
+    cls = registry._BY_ID.get(parsed.codec_id)
+    if cls is None or cls.modality not in ("image", "features"):
+        return ""
+    meta, _ = MODALITIES[cls.modality].from_fields(parsed.fields)
+    return f", {8 * len(data) / (meta.width * meta.height):.4f} bpp"
+
+
+def decode(args: argparse.Namespace) -> int:
+    data = _read(args.input)
+    codec = registry.codec_for(data)
+    default = Path(args.input).with_suffix(_OUTPUT_SUFFIX.get(codec.modality, ".out"))
+    out = check_output(args.output or default, (args.input,), args.force)
+    start = time.perf_counter()
+    codec.decode_file(data, out)
+    print(f"{out}: decoded with {codec.name} quality {codec.quality} in {time.perf_counter() - start:.2f} s")
+    return 0
+
+
+def describe(data: bytes) -> dict:
+    """Header facts of a .ncs file (no decoding)."""
+    parsed = container.unpack(data)
+    facts: dict = {"size_bytes": len(data), "format_version": container.VERSION, "codec_id": parsed.codec_id,
+                   "fingerprint": f"{parsed.fingerprint:04x}", "streams": [len(s) for s in parsed.streams],
+                   "overhead_bytes": container.overhead(parsed), "fields": list(parsed.fields)}
+    registry.available()
+    cls = registry._BY_ID.get(parsed.codec_id)
+    if cls is None:
+        facts["codec"] = "unknown (newer neurocodec or missing plugin)"
+        return facts
+    facts["codec"], facts["modality"] = cls.name, cls.modality
+    meta, extra = MODALITIES[cls.modality].from_fields(parsed.fields)
+    facts["meta"] = {k: v for k, v in vars(meta).items()}
+    if cls.modality in ("image", "features"):
+        facts["bpp"] = 8 * len(data) / (meta.width * meta.height)
+    try:
+        codec = registry.codec_for(data)
+        facts["quality"] = codec.quality
+        facts["weights"] = "installed"
+        facts.update(codec.describe(meta, extra))
+    except NeurocodecError as exc:
+        facts["weights"] = str(exc)
+    return facts
+
+
+def info(args: argparse.Namespace) -> int:
+    facts = describe(_read(args.input))
+    if args.json:
+        print(json.dumps(facts, indent=1))
+    else:
+        for key, value in facts.items():
+            print(f"{key:>15}: {value}")
+    return 0
+
+
+def list_codecs(args: argparse.Namespace) -> int:
+    shipped = weights.manifest()
+    rows = []
+    for c in registry.available():
+        entries = [e for e in shipped if e.codec == c.name]
+        rows.append({"name": c.name, "id": c.codec_id, "modality": c.modality, "qualities": list(c.qualities),
+                     "default_quality": c.default_quality, "description": c.description,
+                     "weights": [{"quality": e.quality, "file": e.file, "sha256": e.sha256[:12], "data": e.data,
+                                  "steps": e.steps, "device": e.device, "measured": e.kodak} for e in entries]})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print("no codecs installed")
+    for r in rows:
+        q = ",".join(map(str, r["qualities"])) or "-"
+        print(f"{r['name']:<22} id {r['id']:<3} {r['modality']:<9} qualities {q:<14} {r['description']}")
+        for w in r["weights"]:
+            print(f"{'':<24}q{w['quality']}: {w['file']} sha256 {w['sha256']} {w['steps']} steps on {w['device']}, "
+                  f"{w['data']}; measured {w['measured']}")
+    return 0

@@ -1,0 +1,5 @@
+import sys
+
+from neurocodec.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""The interface every codec implements, and the container plumbing they all share.
+
+A codec subclass declares its registry name, numeric id and modality, and implements two
+methods: :meth:`Codec.encode_payload` (input -> container fields and entropy-coded streams) and
+:meth:`Codec.decode_payload` (the inverse). It never writes bytes itself: streams come from
+:mod:`neurocodec.entropy`, the file layout from :mod:`neurocodec.container`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from . import container, weights
+from .errors import NeurocodecError
+from .modality import MODALITIES
+
+
+class Codec:
+    """Base class: ``encode(x) -> bytes`` and ``decode(bytes) -> x`` for one codec setting."""
+
+    name: ClassVar[str]
+    codec_id: ClassVar[int]
+    modality: ClassVar[str]  # a key of neurocodec.modality.MODALITIES
+    description: ClassVar[str] = ""
+    qualities: ClassVar[tuple[int, ...]] = ()  # empty: the codec has no quality setting
+    default_quality: ClassVar[int | None] = None
+    default_rank: ClassVar[int] = 0  # > 0: candidate default for its modality; highest wins
+
+    def __init__(self, quality: int | None = None):
+        if self.qualities and quality is None:
+            quality = self.default_quality
+        if quality is not None and quality not in self.qualities:
+            choices = ", ".join(map(str, self.qualities)) or "none"
+            raise NeurocodecError(f"{self.name} has no quality {quality} (available: {choices})")
+        self.quality = quality
+
+    # --- what subclasses implement -------------------------------------------------------
+    @property
+    def fingerprint(self) -> int:
+        """16-bit fingerprint of the weights in use (0 for codecs without weights)."""
+        return 0
+
+    def encode_payload(self, x: Any) -> tuple[tuple[int, ...], list[bytes]]:
+        """Modality fields (+ codec fields) and the streams for input ``x``."""
+        raise NotImplementedError
+
+    def decode_payload(self, meta: Any, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> Any:
+        """Reconstruction from parsed modality metadata, codec fields and streams."""
+        raise NotImplementedError
+
+    @classmethod
+    def for_container(cls, parsed: container.Container, **options: Any) -> "Codec":
+        """The codec instance that can decode ``parsed``; by default the shipped quality whose
+        weights fingerprint matches, or the default instance for codecs without weights."""
+        if parsed.fingerprint == 0 and not options.get("weights"):
+            return cls(**options)
+        for entry in weights.manifest():
+            if entry.codec == cls.name and entry.fingerprint == parsed.fingerprint:
+                return cls(quality=entry.quality, **options)
+        if options:
+            return cls(**options)
+        raise NeurocodecError(f"this file needs {cls.name} weights with fingerprint "
+                              f"{parsed.fingerprint:04x}, which are not installed")
+
+    def describe(self, meta: Any, extra: tuple[int, ...]) -> dict:
+        """Codec-specific facts for ``neurocodec info`` (e.g. latent shape); none by default."""
+        return {}
+
+    # --- files (override to stream long media) ------------------------------------------
+    def encode_file(self, path: str | Path) -> bytes:
+        """Read a media file of this codec's modality and encode it."""
+        from . import media
+
+        if self.modality in ("image", "features"):
+            return self.encode(media.read_image(path))
+        if self.modality == "audio":
+            return self.encode(media.read_audio(path))
+        return self.encode(path)  # video codecs stream frames from the path themselves
+
+    def decode_file(self, data: bytes, path: str | Path) -> None:
+        """Decode ``data`` and write the reconstruction to ``path`` (format from the extension)."""
+        from . import media
+
+        x = self.decode(data)
+        if self.modality == "image":
+            media.write_image(path, x)
+        elif self.modality == "audio":
+            media.write_audio(path, x)
+        elif self.modality == "video":
+            media.write_video(path, x.frames, x.fps)
+        else:
+            raise NeurocodecError(f"{self.name} files decode to features, not to a media file")
+
+    # --- shared plumbing -----------------------------------------------------------------
+    def encode(self, x: Any) -> bytes:
+        """A complete ``.ncs`` file for ``x``."""
+        fields, streams = self.encode_payload(x)
+        MODALITIES[self.modality].from_fields(tuple(fields))  # validates before writing
+        return container.pack(container.Container(self.codec_id, self.fingerprint, tuple(fields), tuple(streams)))
+
+    def decode(self, data: bytes) -> Any:
+        """Reconstruction of a ``.ncs`` file written by this codec with these weights."""
+        parsed = container.unpack(data)
+        if parsed.codec_id != self.codec_id:
+            raise NeurocodecError(f"file is for codec id {parsed.codec_id}, not {self.name}")
+        if parsed.fingerprint != self.fingerprint:
+            raise NeurocodecError(f"file was encoded with other weights (fingerprint {parsed.fingerprint:04x}, "
+                                  f"these are {self.fingerprint:04x})")
+        meta, extra = MODALITIES[self.modality].from_fields(parsed.fields)
+        return self.decode_payload(meta, extra, parsed.streams)

@@ -1,0 +1,41 @@
+"""Shared fixtures: the toy codec, the shared datasets folder, small images."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import toy_codec  # noqa: E402
+
+from neurocodec import registry  # noqa: E402
+
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def toy():
+    """The toy codec class, registered for the test session."""
+    registry.available()  # discover the real codecs first
+    registry.register(toy_codec.ToyCodec)
+    yield toy_codec.ToyCodec
+    registry.unregister(toy_codec.ToyCodec)
+
+
+@pytest.fixture
+def image():
+    """A small natural-looking RGB image (smooth gradients plus noise), odd size on purpose."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:37, 0:53]
+    base = np.stack([xx * 4, yy * 6, (xx + yy) * 2], axis=-1)
+    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+
+
+def datasets(sub: str) -> Path:
+    """Path of a shared dataset folder; skips the test when it is absent."""
+    path = DATASETS / sub
+    if not path.exists():
+        pytest.skip(f"shared dataset {sub} not found at {path}")
+    return path
