@@ -37,12 +37,25 @@ def _check_coder(coder: str) -> str:
     return coder
 
 
-def _groups(indexes: np.ndarray, num_tables: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stable order that groups symbols by table, and the group boundaries."""
-    order = np.argsort(indexes, kind="stable")
-    bounds = np.zeros(num_tables + 1, dtype=np.int64)
-    np.cumsum(np.bincount(indexes, minlength=num_tables), out=bounds[1:])
-    return order, bounds
+def _groups(model: TableModel, indexes: np.ndarray | None, n: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Table indexes, an order grouping symbols by table (None: already grouped), boundaries."""
+    if indexes is None and model.num_tables == 1:
+        return None, np.array([0, n]), None
+    if indexes is not None:
+        indexes = np.asarray(indexes).reshape(-1)
+        if indexes.dtype.kind in "iu" and indexes.size == n and (n < 2 or (indexes[1:] >= indexes[:-1]).all()):
+            # Already grouped (e.g. channel-major latents): the range check is O(1), no sort.
+            if n and (indexes[0] < 0 or indexes[-1] >= model.num_tables):
+                raise ValueError("table index out of range")
+            return None, np.searchsorted(indexes, np.arange(model.num_tables + 1)), indexes
+    indexes = model.check_indexes(indexes, n)
+    bounds = np.zeros(model.num_tables + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indexes, minlength=model.num_tables), out=bounds[1:])
+    return np.argsort(indexes, kind="stable"), bounds, indexes
+
+
+def _take(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    return values if order is None else values[order]
 
 
 class Encoder:
@@ -58,7 +71,6 @@ class Encoder:
         symbols = np.asarray(symbols).reshape(-1)
         if symbols.dtype.kind not in "iu":
             raise TypeError(f"symbols must be integers, got {symbols.dtype}")
-        symbols = symbols.astype(np.int64)
         if isinstance(model, PerSymbolCategorical):
             if symbols.size != len(model):
                 raise ValueError(f"got {symbols.size} symbols for {len(model)} rows")
@@ -66,15 +78,31 @@ class Encoder:
                 raise ValueError("symbol outside the per-symbol alphabet")
             self._ops.append((symbols.astype(np.int32), _ROW_MODEL, model.probabilities))
             return
-        indexes = model.check_indexes(indexes, symbols.size)
-        rel, escaped = model.relative(symbols, indexes)
-        order, bounds = _groups(indexes, model.num_tables)
-        rel = rel[order].astype(np.int32)
-        for t in np.flatnonzero(np.diff(bounds)):
-            self._ops.append((rel[bounds[t]:bounds[t + 1]], model.coder_models[t], None))
-        if escaped.any():
-            esc = np.flatnonzero(escaped[order])  # escapes in decode order
-            above, distance = model.escape_distances(symbols[order][esc], indexes[order][esc])
+        order, bounds, indexes = _groups(model, indexes, symbols.size)
+        grouped = _take(symbols, order)
+        tables = np.flatnonzero(np.diff(bounds))
+        if tables.size == 0:
+            return
+        starts, counts = bounds[tables], np.diff(bounds)[tables]
+        offsets, sizes = model.offsets[tables].astype(np.int32), model.sizes[tables]
+        per_symbol = (lambda v: v[0]) if tables.size == 1 else (lambda v: np.repeat(v, counts))
+        in_range = ((np.minimum.reduceat(grouped, starts) >= offsets).all()
+                    and (np.maximum.reduceat(grouped, starts) < offsets + sizes).all())
+        if in_range:  # the common case: one int32 subtraction, no escapes
+            rel = np.subtract(grouped, per_symbol(offsets), dtype=np.int32)
+            escaped_at = []
+        else:  # rare: escape the out-of-range symbols
+            rel = grouped.astype(np.int64) - per_symbol(offsets.astype(np.int64))
+            size = per_symbol(sizes)
+            outside = (rel < 0) | (rel >= size)
+            escaped_at = [np.flatnonzero(outside)]
+            rel = np.where(outside, size, rel).astype(np.int32)
+        for t, lo, n in zip(tables, starts, counts):
+            self._ops.append((rel[lo:lo + n], model.coder_models[t], None))
+        if escaped_at:
+            esc = np.concatenate(escaped_at)  # decode order
+            table = np.zeros(esc.size, np.int64) if indexes is None else _take(indexes, order)[esc]
+            above, distance = model.escape_distances(grouped[esc].astype(np.int64), table)
             self._queue_escapes(above, distance)
 
     def _queue_escapes(self, above: np.ndarray, distance: np.ndarray) -> None:
@@ -118,8 +146,8 @@ class Decoder:
     def _decode(self, model, count: int, params: np.ndarray | None = None) -> np.ndarray:
         try:
             if params is None:
-                return np.asarray(self._coder.decode(model, int(count)), dtype=np.int64)
-            return np.asarray(self._coder.decode(model, params), dtype=np.int64)
+                return self._coder.decode(model, int(count))
+            return self._coder.decode(model, params).astype(np.int64)
         except Exception as exc:
             raise StreamCorrupt(f"entropy-coded stream is malformed ({exc})") from None
 
@@ -131,15 +159,17 @@ class Decoder:
         if indexes is None and count is None:
             raise ValueError("give table indexes, or a symbol count for a single-table model")
         n = int(count) if indexes is None else int(np.asarray(indexes).size)
-        indexes = model.check_indexes(indexes, n)
-        order, bounds = _groups(indexes, model.num_tables)
-        rel = np.empty(n, dtype=np.int64)
+        order, bounds, indexes = _groups(model, indexes, n)
+        values = np.empty(n, dtype=np.int64)
+        escaped_at = []
         for t in np.flatnonzero(np.diff(bounds)):
-            rel[bounds[t]:bounds[t + 1]] = self._decode(model.coder_models[t], bounds[t + 1] - bounds[t])
-        sorted_indexes = indexes[order]
-        values = rel + model.offsets[sorted_indexes]
-        esc = np.flatnonzero(rel == model.sizes[sorted_indexes])
-        if esc.size:
+            lo, hi = bounds[t], bounds[t + 1]
+            rel = self._decode(model.coder_models[t], hi - lo)
+            np.add(rel, model.offsets[t], out=values[lo:hi])
+            if rel.max() == model.sizes[t]:
+                escaped_at.append(lo + np.flatnonzero(rel == model.sizes[t]))
+        if escaped_at:
+            esc = np.concatenate(escaped_at)
             above = self._decode(_SIDE, esc.size)
             ndig = self._decode(_NDIGITS, esc.size) + 1
             digits = self._decode(_DIGIT, int(ndig.sum()))
@@ -147,7 +177,10 @@ class Decoder:
             place = np.arange(digits.size) - np.repeat(np.cumsum(ndig) - ndig, ndig)
             distance = np.zeros(esc.size, dtype=np.int64)
             np.add.at(distance, owner, digits << (ESCAPE_DIGIT_BITS * place))
-            values[esc] = model.escape_values(above, distance, sorted_indexes[esc])
+            table = np.zeros(esc.size, np.int64) if indexes is None else _take(indexes, order)[esc]
+            values[esc] = model.escape_values(above, distance, table)
+        if order is None:
+            return values
         out = np.empty(n, dtype=np.int64)
         out[order] = values
         return out
