@@ -186,6 +186,14 @@ class VideoInfo:
     frames: int | None  # None when the container does not say
 
 
+@dataclass
+class Video:
+    """A decoded video: frames (uint8 HxWx3, produced lazily) and their rate."""
+
+    frames: Iterable[np.ndarray]
+    fps: Fraction
+
+
 def video_info(path: str | Path) -> VideoInfo:
     with _open(path, "video") as box:
         if not box.streams.video:
