@@ -154,6 +154,16 @@ class PerSymbolCategorical:
     def __len__(self) -> int:
         return self.frequencies.shape[0]
 
+    def rows(self) -> list[PerSymbolCategorical]:
+        """One single-symbol model per row, as views (no copies, no re-checks): for decoding
+        many streams in lockstep, one symbol each, without rebuilding a model per symbol."""
+        out = []
+        for freqs, probs in zip(self.frequencies[:, None], self.probabilities[:, None]):
+            row = object.__new__(PerSymbolCategorical)
+            row.frequencies, row.probabilities = freqs, probs
+            out.append(row)
+        return out
+
     def information(self, symbols: np.ndarray) -> float:
         """Ideal code length in bits, -sum log2 p."""
         symbols = np.asarray(symbols, dtype=np.int64).reshape(-1)

@@ -125,3 +125,18 @@ def test_bad_arguments():
         Encoder().encode(np.array([0.5]), TableModel.categorical(np.ones(2)))
     with pytest.raises(ValueError):
         Encoder().encode(np.array([0, 1]), TableModel.gaussian())  # indexes needed
+
+
+def test_per_symbol_rows_decode_streams_in_lockstep():
+    rng = np.random.default_rng(3)
+    freqs = np.stack([tables.quantize_pmf(p[:-1], p[-1]) for p in rng.dirichlet(np.ones(16), size=(2 * 5))])
+    symbols = rng.integers(0, 16, (2, 5))
+    streams = []
+    for s, f in zip(symbols, freqs.reshape(2, 5, -1)):
+        enc = Encoder()
+        enc.encode(s, PerSymbolCategorical(f))
+        streams.append(enc.finish())
+    decoders = [Decoder(d) for d in streams]
+    out = [[dec.decode(row)[0] for dec, row in zip(decoders, PerSymbolCategorical(freqs[[j, 5 + j]]).rows())]
+           for j in range(5)]
+    np.testing.assert_array_equal(np.array(out).T, symbols)
