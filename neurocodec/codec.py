@@ -51,17 +51,28 @@ class Codec:
 
     @classmethod
     def for_container(cls, parsed: container.Container, **options: Any) -> "Codec":
-        """The codec instance that can decode ``parsed``; by default the shipped quality whose
-        weights fingerprint matches, or the default instance for codecs without weights."""
-        if parsed.fingerprint == 0 and not options.get("weights"):
+        """The codec instance that decodes ``parsed``: the quality whose weights fingerprint
+        matches, among the shipped weights or a ``weights=`` file; or, for codecs without
+        weights (fingerprint 0), the default instance."""
+        path = options.get("weights")
+        if path is not None:
+            sha = weights.sha256_file(path)
+            candidates = [(q, weights.fingerprint(sha, q)) for q in cls.qualities or (None,)]
+        elif parsed.fingerprint == 0:
             return cls(**options)
-        for entry in weights.manifest():
-            if entry.codec == cls.name and entry.fingerprint == parsed.fingerprint:
-                return cls(quality=entry.quality, **options)
-        if options:
-            return cls(**options)
-        raise NeurocodecError(f"this file needs {cls.name} weights with fingerprint "
-                              f"{parsed.fingerprint:04x}, which are not installed")
+        else:
+            candidates = [(e.quality, e.fingerprint) for e in weights.manifest() if e.codec == cls.name]
+        for quality, print_ in candidates:
+            if print_ == parsed.fingerprint:
+                return cls(quality=quality, **options)
+        where = f"the weights file {path}" if path is not None else "the installed weights"
+        raise NeurocodecError(f"this {cls.name} file was encoded with weights (fingerprint "
+                              f"{parsed.fingerprint:04x}) that are not {where}")
+
+    @classmethod
+    def training_recipe(cls, lmbda: float | None = None) -> Any:
+        """The :class:`neurocodec.training.Recipe` that trains this codec (``neurocodec train``)."""
+        raise NeurocodecError(f"{cls.name} has no training recipe")
 
     def describe(self, meta: Any, extra: tuple[int, ...]) -> dict:
         """Codec-specific facts for ``neurocodec info`` (e.g. latent shape); none by default."""

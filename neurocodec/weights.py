@@ -1,8 +1,10 @@
 """Shipped weights: safetensors files under ``data/weights/`` and their manifest.
 
 Loading never executes code (safetensors, no pickle), and every file is checked against the
-SHA-256 recorded in the manifest. A codec's *fingerprint* is the first 16 bits of that hash; it
-is written into every ``.ncs`` file so that decoding with other weights fails clearly.
+SHA-256 recorded in the manifest. A file's *fingerprint* identifies the decoder setting, the
+weights and the quality: 16 bits of SHA-256(weights hash, quality). It is written into every
+``.ncs`` file, so decoding with other weights fails clearly, and a variable-rate model (one
+weights file, many qualities) needs no extra header field for its quality.
 """
 
 from __future__ import annotations
@@ -39,16 +41,17 @@ class WeightsEntry:
 
     @property
     def fingerprint(self) -> int:
-        return fingerprint(self.sha256)
+        return fingerprint(self.sha256, self.quality)
 
     @property
     def path(self) -> Path:
         return weights_dir() / self.file
 
 
-def fingerprint(sha256_hex: str) -> int:
-    """16-bit fingerprint of a weights file from its SHA-256 hex digest."""
-    return int(sha256_hex[:4], 16)
+def fingerprint(sha256_hex: str, quality: int | None) -> int:
+    """16-bit fingerprint of (weights file, quality), never 0 (0 marks codecs without weights)."""
+    digest = hashlib.sha256(f"{sha256_hex}:{quality}".encode()).digest()
+    return int.from_bytes(digest[:2], "big") or 1
 
 
 def sha256_file(path: str | Path) -> str:

@@ -1,0 +1,164 @@
+"""Shallow-decoder networks (Yang & Mandt, ICCV 2023): a heavy encoder, a linear synthesis.
+
+:class:`JpegLikeModel` is the "JPEG-like" codec: its synthesis is one transposed conv with
+kernel and stride 16, so every latent vector becomes one 16x16 RGB patch (an affine map). It
+starts as JPEG does, which is what lets it learn on a CPU in minutes:
+
+- analysis = YCbCr + orthonormal 16x16 block DCT as a stride-16 conv, plus a residual CNN whose
+  last layer starts at zero (so training begins at the DCT and refines from there);
+- synthesis = the exact inverse (inverse DCT, then YCbCr -> RGB), learned from there;
+- variable rate: per-quality, per-channel gains (learned quantization step sizes, as in JPEG's
+  quantization tables or Cui et al.'s gain units) scale the latents before quantization and
+  are undone before the synthesis; one model serves every quality;
+- a mean-scale hyperprior codes the latents, with a learned per-quality, per-channel offset of
+  its scale positions (the hyper-synthesis need not infer the quality from z).
+
+Decoding is exact: :meth:`JpegLikeModel.decode_exact` runs the hyper-synthesis, the inverse
+gains and the synthesis in fixed point (see :mod:`neurocodec.codecs.latent_codecs`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from neurocodec.codecs.latent_codecs import FixedPointNet, HyperpriorLatentCodec, requantize, to_fixed
+from neurocodec.entropy import Decoder, Encoder
+
+PATCH = 16
+LATENT = 3 * PATCH * PATCH  # a complete (invertible) transform of each 16x16 RGB patch
+HYPER_DOWNSAMPLE = 4
+STRIDE = PATCH * HYPER_DOWNSAMPLE  # images are padded to a multiple of this
+# Rate-distortion trade-off per quality (loss = lambda * 255^2 * MSE + bpp), low to high rate.
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.048, 0.09)
+# Initial uniform quantization step per quality, in units of [0, 1] pixel values.
+INITIAL_STEPS = tuple(0.18 * (0.025 / 0.18) ** (i / (len(LAMBDAS) - 1)) for i in range(len(LAMBDAS)))
+
+GAIN_BITS = 16  # fixed-point inverse gains
+LATENT_BITS = 12  # dequantized latents entering the exact synthesis
+PIXEL_BITS = 16  # synthesis output (in [0, 1] units) before rounding to 8-bit pixels
+
+_YCBCR = np.array([[0.299, 0.587, 0.114],
+                   [-0.168735892, -0.331264108, 0.5],
+                   [0.5, -0.418687589, -0.081312411]])
+
+
+def dct_matrix(n: int = PATCH) -> np.ndarray:
+    """Orthonormal DCT-II matrix ``D[k, i]`` (rows are basis vectors)."""
+    k, i = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    d = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2 / n)
+    d[0] /= np.sqrt(2)
+    return d
+
+
+def jpeg_like_transforms() -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights of the forward transform (YCbCr, then 2-D block DCT per channel) as a
+    ``Conv2d(3, LATENT, 16, 16)`` and of its exact inverse as a ``ConvTranspose2d(LATENT, 3, 16, 16)``."""
+    d = dct_matrix()
+    basis = np.einsum("ui,vj->uvij", d, d).reshape(PATCH * PATCH, PATCH, PATCH)  # orthonormal
+    forward = np.einsum("cr,bij->cbrij", _YCBCR, basis).reshape(LATENT, 3, PATCH, PATCH)
+    inverse = np.einsum("rc,bij->cbrij", np.linalg.inv(_YCBCR), basis).reshape(LATENT, 3, PATCH, PATCH)
+    return torch.tensor(forward, dtype=torch.float32), torch.tensor(inverse, dtype=torch.float32)
+
+
+def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride, padding=k // 2)
+
+
+def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, k, stride, padding=k // 2, output_padding=stride - 1)
+
+
+class JpegLikeModel(nn.Module):
+    """Variable-rate JPEG-like shallow codec; ``x`` in [0, 1], NCHW, sides multiple of 64."""
+
+    def __init__(self, refine: tuple[int, ...] = (64, 128, 192), hyper: int = 192, z_channels: int = 128):
+        super().__init__()
+        forward, inverse = jpeg_like_transforms()
+        self.analysis = nn.Conv2d(3, LATENT, PATCH, PATCH)
+        self.synthesis = nn.ConvTranspose2d(LATENT, 3, PATCH, PATCH)
+        with torch.no_grad():
+            self.analysis.weight.copy_(forward)
+            self.analysis.bias.zero_()
+            self.synthesis.weight.copy_(inverse)
+            self.synthesis.bias.fill_(0.5)
+        widths = (3,) + refine
+        layers: list[nn.Module] = []
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [_conv(cin, cout, 5 if cin == 3 else 3, 2), nn.GELU()]
+        layers.append(_conv(widths[-1], LATENT, 3, 2))
+        nn.init.zeros_(layers[-1].weight)
+        nn.init.zeros_(layers[-1].bias)
+        self.refine = nn.Sequential(*layers)  # 16x down, starts at zero
+        self.log_gain = nn.Parameter(-torch.log(torch.tensor(INITIAL_STEPS)).view(-1, 1).repeat(1, LATENT))
+        self.position_offset = nn.Parameter(torch.zeros(len(LAMBDAS), LATENT))
+        self.register_buffer("lambdas", torch.tensor(LAMBDAS))
+        self.register_buffer("inv_gain_fx", torch.zeros(len(LAMBDAS), LATENT, dtype=torch.int32))
+        self.register_buffer("position_offset_fx", torch.zeros(len(LAMBDAS), LATENT, dtype=torch.int32))
+        h_a = nn.Sequential(_conv(LATENT, hyper, 1), nn.GELU(), _conv(hyper, hyper, 5, 2), nn.GELU(),
+                            _conv(hyper, z_channels, 5, 2))
+        h_s = nn.Sequential(_deconv(z_channels, hyper), nn.ReLU(), _deconv(hyper, hyper), nn.ReLU(),
+                            nn.Conv2d(hyper, 2 * LATENT, 1))
+        with torch.no_grad():  # start with small scales: most DCT coefficients are near zero
+            h_s[-1].bias[:LATENT].fill_(4.0)
+        self.hyper = HyperpriorLatentCodec(h_a, h_s, z_channels, HYPER_DOWNSAMPLE)
+        self.synthesis_exact = FixedPointNet(nn.Sequential(self.synthesis), in_bits=LATENT_BITS, out_bits=PIXEL_BITS)
+
+    @property
+    def num_qualities(self) -> int:
+        return len(LAMBDAS)
+
+    def _gain(self, quality: Tensor) -> Tensor:
+        return torch.exp(self.log_gain[quality])[:, :, None, None]
+
+    def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
+        """Scaled latents ``y`` (before quantization); ``quality`` holds 0-based indexes per image."""
+        return (self.analysis(x - 0.5) + self.refine(x)) * self._gain(quality)
+
+    def forward(self, x: Tensor, quality: Tensor | None = None) -> dict:
+        """Training/eval pass; a random quality per image when ``quality`` is None."""
+        if quality is None:
+            quality = torch.randint(self.num_qualities, (x.shape[0],), device=x.device)
+        offset = self.position_offset[quality][:, :, None, None]
+        y_hat, likelihoods = self.hyper(self.encode_latents(x, quality), offset)
+        x_hat = self.synthesis(y_hat / self._gain(quality))
+        return {"x_hat": x_hat, "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
+
+    def aux_loss(self) -> Tensor:
+        return self.hyper.aux_loss()
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Freeze every exact decoder-side number: tables, fixed-point nets, inverse gains."""
+        self.hyper.update()
+        self.synthesis_exact.refresh(nn.Sequential(self.synthesis))
+        inv_gain_fx = to_fixed(torch.exp(-self.log_gain), GAIN_BITS)
+        if inv_gain_fx.max() >= 2**22:  # keeps y_hat * inv_gain (|y_hat| < 2**31) below 2**53
+            raise ValueError("a quantization step of 64 or more is outside the exact decoder's range")
+        self.inv_gain_fx.copy_(inv_gain_fx.to(torch.int32))
+        self.position_offset_fx.copy_(to_fixed(self.position_offset, self.hyper.frac_bits).to(torch.int32))
+
+    def _offset_fx(self, quality: int) -> Tensor:
+        return self.position_offset_fx[quality].double()[None, :, None, None]
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, quality: int, encoder: Encoder) -> Tensor:
+        """Queue the latents of ``x`` (one image) on ``encoder``; returns the exact fixed-point y_hat."""
+        y = self.encode_latents(x, torch.tensor([quality]))
+        return self.hyper.compress(y, encoder, self._offset_fx(quality))
+
+    @torch.no_grad()
+    def decompress(self, decoder: Decoder, quality: int, height: int, width: int) -> np.ndarray:
+        """uint8 NHWC pixels of a padded ``height`` x ``width`` image read from ``decoder``; exact."""
+        y_hat_fx = self.hyper.decompress(decoder, (1, LATENT, height // PATCH, width // PATCH), self._offset_fx(quality))
+        return self.decode_exact(y_hat_fx, quality)
+
+    def decode_exact(self, y_hat_fx: Tensor, quality: int) -> np.ndarray:
+        """uint8 NHWC pixels from fixed-point ``y_hat`` (``hyper.frac_bits``); exact integer math."""
+        inv_gain = self.inv_gain_fx[quality].double()[None, :, None, None]
+        shift = self.hyper.frac_bits + GAIN_BITS - LATENT_BITS
+        out = self.synthesis_exact(requantize(y_hat_fx * inv_gain, shift))
+        pixels = torch.floor((out * 255.0 + 2.0 ** (PIXEL_BITS - 1)) * 2.0**-PIXEL_BITS).clamp_(0, 255)
+        return pixels.to(torch.uint8).permute(0, 2, 3, 1).numpy()
+

@@ -1,0 +1,275 @@
+"""The one training loop for every trainable codec.
+
+A codec family plugs in through a :class:`Recipe`, returned by its codec class's
+``training_recipe(lmbda=None)`` classmethod (``lmbda`` from ``--lmbda``; variable-rate recipes
+reject it) and found with :func:`recipe_for`:
+
+- ``build()`` -> the model, an ``nn.Module`` whose ``forward(x)`` (x: float NCHW in [0, 1])
+  returns ``{"x_hat": ..., "likelihoods": {name: tensor}, "lmbda": float or per-image tensor}``;
+  a variable-rate model picks its own per-image lambda (e.g. a random quality per image);
+- ``loss(x, out)`` -> :class:`Losses` (default :func:`rd_loss`: lambda * 255^2 * MSE + bpp);
+- an optional ``aux_loss()`` method on the model (entropy bottleneck quantiles), minimised
+  with its own optimizer over the parameters named ``*quantiles``;
+- ``param_groups(model, lr)`` to give some parameters their own learning rate;
+- defaults for steps, learning rate, batch size and crop size.
+
+Checkpoints are ``model.safetensors`` + ``optimizer.safetensors`` + ``state.json`` (no pickle);
+``--resume`` continues the model, the optimizers, the learning-rate schedule and the data
+stream where they stopped (the training noise is freshly seeded). Data: every image under a
+folder, random crops (images smaller than the crop are upscaled) and horizontal flips, each
+sample drawn from a seed and its global sample number, so runs are reproducible and resumable.
+Distributed: under ``torchrun`` (``WORLD_SIZE`` set) each rank draws its own samples and the
+model is wrapped in ``DistributedDataParallel``; rank 0 writes checkpoints and the progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
+AUX_SUFFIX = "quantiles"
+
+
+@dataclass(frozen=True)
+class Losses:
+    loss: Tensor  # minimised by the main optimizer
+    bpp: Tensor  # for the progress bar
+    mse: Tensor  # on [0, 1] pixel values
+
+
+def rd_loss(x: Tensor, out: dict) -> Losses:
+    """Mean over images of ``lmbda * 255^2 * MSE + bpp`` (lmbda per image or one float)."""
+    num_pixels = x.shape[2] * x.shape[3]
+    bpp = sum(-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values()) / num_pixels
+    mse = (out["x_hat"] - x).square().flatten(1).mean(1)
+    loss = (out["lmbda"] * 255**2 * mse + bpp).mean()
+    return Losses(loss, bpp.mean(), mse.mean())
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train one codec family (see the module docstring)."""
+
+    build: Callable[[], nn.Module]
+    loss: Callable[[Tensor, dict], Losses] = rd_loss
+    param_groups: Callable[[nn.Module, float], list[dict]] | None = None
+    steps: int = 2000
+    lr: float = 1e-4
+    batch: int = 8
+    crop: int = 256
+
+
+def recipe_for(codec: str, lmbda: float | None = None) -> Recipe:
+    """The training recipe of the registered codec ``codec``."""
+    from .registry import codec_class
+
+    return codec_class(codec).training_recipe(lmbda)
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str
+    steps: int
+    lr: float
+    batch: int
+    crop: int
+    device: str = "cpu"
+    seed: int = 0
+    workers: int = 0
+    checkpoint_every: int = 100
+    init: str | None = None  # start from this checkpoint folder's model weights (fine-tuning)
+    lr_drop_at: float = 0.9  # the learning rate drops 10x for the last 10 % of the steps
+
+
+def image_files(folders: list[str]) -> list[Path]:
+    """Every image under ``folders`` (recursively), sorted for reproducibility."""
+    files = sorted(p for f in folders for p in Path(f).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images under {', '.join(folders)}")
+    return files
+
+
+class RandomCrops(torch.utils.data.Dataset):
+    """Item ``n`` is a random crop (and flip) of a random image, drawn from ``(seed, n)``."""
+
+    def __init__(self, files: list[Path], crop: int, seed: int = 0):
+        self.files, self.crop, self.seed = files, crop, seed
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def __getitem__(self, n: int) -> Tensor:
+        rng = np.random.default_rng([self.seed, n])
+        with Image.open(self.files[rng.integers(len(self.files))]) as im:
+            im = im.convert("RGB")
+            scale = self.crop / min(im.size)
+            if scale > 1:
+                im = im.resize((math.ceil(im.width * scale), math.ceil(im.height * scale)), Image.BICUBIC)
+            left, top = rng.integers(im.width - self.crop + 1), rng.integers(im.height - self.crop + 1)
+            a = np.asarray(im.crop((left, top, left + self.crop, top + self.crop)))
+        if rng.random() < 0.5:
+            a = a[:, ::-1]
+        return torch.from_numpy(a.transpose(2, 0, 1).copy()).float() / 255
+
+
+def batches(dataset: RandomCrops, batch: int, start_step: int, rank: int, world: int,
+            workers: int) -> Iterator[Tensor]:
+    """Batches from step ``start_step`` on; rank ``r`` draws samples ``(step*world + r)*batch + i``."""
+    def sample_numbers() -> Iterator[int]:
+        step = start_step
+        while True:
+            first = (step * world + rank) * batch
+            yield from range(first, first + batch)
+            step += 1
+
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, sampler=sample_numbers(),
+                                         num_workers=workers)
+    return iter(loader)
+
+
+# --- checkpoints (safetensors + JSON, never pickle) ----------------------------------------
+def _optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict, dict]:
+    sd = opt.state_dict()
+    tensors = {f"{prefix}.{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items()}
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict, meta: dict, prefix: str) -> None:
+    state: dict = {}
+    for key, value in tensors.items():
+        p, i, k = key.split(".", 2)
+        if p == prefix:
+            state.setdefault(int(i), {})[k] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(folder: Path, model: nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+                    state: dict) -> None:
+    """Write the checkpoint atomically (temporary files, then renames; state.json last)."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors, meta = {}, {}
+    for name, opt in optimizers.items():
+        t, m = _optimizer_tensors(opt, name)
+        tensors.update(t)
+        meta[name] = m
+    files = {"model.safetensors": {k: v.contiguous() for k, v in model.state_dict().items()},
+             "optimizer.safetensors": tensors}
+    for name, t in files.items():
+        save_file(t, str(folder / (name + ".tmp")))
+        os.replace(folder / (name + ".tmp"), folder / name)
+    (folder / "state.json.tmp").write_text(json.dumps({**state, "optimizers": meta}, indent=1))
+    os.replace(folder / "state.json.tmp", folder / "state.json")
+
+
+def load_checkpoint(folder: Path, model: nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> dict:
+    """Restore model and optimizers; returns the JSON state (``step`` etc.)."""
+    from safetensors.torch import load_file
+
+    state = json.loads((folder / "state.json").read_text())
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    for name, opt in optimizers.items():
+        _load_optimizer(opt, tensors, state["optimizers"][name], name)
+    return state
+
+
+# --- the loop ---------------------------------------------------------------------------------
+def _distributed() -> tuple[int, int]:
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
+    """Train ``recipe``'s model under ``config``; returns the final JSON state."""
+    from tqdm import tqdm
+
+    rank, world = _distributed()
+    device = torch.device(config.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    torch.manual_seed(config.seed * 1000 + rank)
+    model = recipe.build().to(device)
+    aux = [p for n, p in model.named_parameters() if n.endswith(AUX_SUFFIX)]
+    aux_ids = {id(p) for p in aux}
+    main = [p for p in model.parameters() if id(p) not in aux_ids]
+    groups = recipe.param_groups(model, config.lr) if recipe.param_groups else [{"params": main}]
+    optimizers = {"main": torch.optim.Adam(groups, lr=config.lr)}
+    if aux:
+        optimizers["aux"] = torch.optim.Adam(aux, lr=1e-3)
+    out = Path(config.out)
+    state = {"step": 0, "seconds": 0.0, "config": asdict(config), "history": []}
+    if resume and (out / "state.json").is_file():
+        state = {**load_checkpoint(out, model, optimizers), "config": asdict(config)}
+        for opt in optimizers.values():  # optimizer tensors come back on the CPU
+            for s in opt.state.values():
+                for k, v in s.items():
+                    if torch.is_tensor(v) and k != "step":
+                        s[k] = v.to(device)
+    elif config.init:
+        from safetensors.torch import load_file
+
+        init = load_file(str(Path(config.init) / "model.safetensors"), device=str(device))
+        missing, unexpected = model.load_state_dict(init, strict=False)
+        if unexpected:
+            raise ValueError(f"--init checkpoint has weights this model lacks: {unexpected[:5]}")
+        state["init_missing"] = missing  # new parts keep their initialisation
+    base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers.values()]
+    net = model
+    if world > 1:
+        # The quantiles only appear in the aux loss; each rank updates them identically.
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            model, [n for n, _ in model.named_parameters() if n.endswith(AUX_SUFFIX)])
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    data = batches(RandomCrops(image_files(config.data), config.crop, config.seed),
+                   config.batch, state["step"], rank, world, config.workers)
+    bar = tqdm(total=config.steps, initial=state["step"], disable=rank != 0, dynamic_ncols=True)
+    ema: dict[str, float] = {}
+    model.train()
+    start, seconds0 = time.time(), state["seconds"]
+    while state["step"] < config.steps:
+        factor = 0.1 if state["step"] >= config.lr_drop_at * config.steps else 1.0
+        for opt, lrs in zip(optimizers.values(), base_lrs):
+            for g, lr in zip(opt.param_groups, lrs):
+                g["lr"] = lr * factor if opt is optimizers["main"] else lr
+        x = next(data).to(device, non_blocking=True)
+        losses = recipe.loss(x, net(x))
+        for opt in optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        losses.loss.backward()
+        torch.nn.utils.clip_grad_norm_(main, 1.0)
+        optimizers["main"].step()
+        if aux:
+            model.aux_loss().backward()
+            optimizers["aux"].step()
+        state["step"] += 1
+        psnr = -10 * math.log10(max(losses.mse.item(), 1e-12))
+        for k, v in (("loss", losses.loss.item()), ("bpp", losses.bpp.item()), ("psnr", psnr)):
+            ema[k] = v if k not in ema else 0.98 * ema[k] + 0.02 * v
+        bar.set_postfix({k: f"{v:.3f}" for k, v in ema.items()})
+        bar.update(1)
+        if rank == 0 and (state["step"] % config.checkpoint_every == 0 or state["step"] == config.steps):
+            state["seconds"] = round(seconds0 + time.time() - start, 1)
+            state["history"].append({"step": state["step"], "seconds": state["seconds"],
+                                     **{k: round(v, 4) for k, v in ema.items()}})
+            save_checkpoint(out, model, optimizers, state)
+    bar.close()
+    return state
