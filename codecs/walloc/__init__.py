@@ -1,0 +1,5 @@
+"""WaLLoC (wavelet learned lossy compression): ``walloc-rgb`` and ``walloc-stereo``."""
+
+from .codec import WallocRGB, WallocStereo
+
+__all__ = ["WallocRGB", "WallocStereo"]

@@ -1,0 +1,291 @@
+"""``walloc-rgb`` (images, id 5) and ``walloc-stereo`` (audio, id 6): the registered codecs.
+
+One variable-rate model per codec serves all its qualities (one weights file, one manifest row
+per quality); the quality travels in the file's fingerprint (16 bits of SHA-256(weights,
+quality)). Container fields after the modality's:
+
+- ``walloc-rgb``: ``coding`` (0: our factorized prior, ANS; 1: lossless WebP of
+  the tiled symbols, the original's way, see :mod:`.png_latents`). The encoder codes both and
+  keeps the smaller stream. One stream. Images are padded (edge replication) to a multiple of 8
+  and cropped back after decoding.
+- ``walloc-stereo``: ``log2(chunk)``. Audio is cut into chunks of ``chunk``
+  samples per channel, each coded as its own stream (padded to a multiple of 64), so encoding
+  and decoding stream through long files in bounded memory. Mono is coded as two equal
+  channels and averaged back. Any sample rate is accepted (the model was trained at 44.1/48 kHz).
+
+Compressed-domain access: :meth:`WallocCodec.latents` returns the dequantized latents (the
+encoder's dimensionality-reduced projection, up to quantization) without running the decoder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurocodec import container, media, weights
+from neurocodec.codec import Codec
+from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
+from neurocodec.errors import NeurocodecError
+from neurocodec.modality import MODALITIES, AudioMeta, ImageMeta
+from neurocodec.registry import register
+from neurocodec.training import AUX_SUFFIX, Recipe
+
+from .model import WallocModel
+from .png_latents import decode_webp, encode_webp
+
+TRAINING_ONLY = ".density."  # float densities: coding uses the integer tables instead
+PRIOR, WEBP = 0, 1  # walloc-rgb's coding field
+PCM_SCALE = 32767.0  # audio output lies on the 16-bit PCM grid, as .wav files store it
+
+# Rate-distortion trade-offs per quality, low to high rate, and initial quantization steps.
+RGB_LAMBDAS = (0.0025, 0.005, 0.01, 0.02, 0.04)
+RGB_STEPS = (0.5, 0.3, 0.2, 0.12, 0.08)
+STEREO_LAMBDAS = (4e3, 1.5e4, 6e4, 2.5e5, 1e6)  # loss = lambda * MSE + bits per sample frame
+STEREO_STEPS = (0.04, 0.02, 0.01, 0.005, 0.0025)
+STEREO_CHUNK_LOG2 = 17  # 131072 samples per channel per stream (~3 s at 44.1 kHz)
+MAX_CHUNK_LOG2 = 20
+
+
+def build_rgb() -> WallocModel:
+    """3 levels of 2-D bior4.4 packets (192 channels at 1/8 size) -> 48 latents: 4x reduction."""
+    return WallocModel(dims=2, channels=3, levels=3, latent=48, lambdas=RGB_LAMBDAS, initial_steps=RGB_STEPS)
+
+
+def build_stereo() -> WallocModel:
+    """6 levels of 1-D bior4.4 packets (128 channels at 1/64 rate) -> 32 latents: 4x reduction."""
+    return WallocModel(dims=1, channels=2, levels=6, latent=32, lambdas=STEREO_LAMBDAS, initial_steps=STEREO_STEPS)
+
+
+BUILDERS = {"walloc-rgb": build_rgb, "walloc-stereo": build_stereo}
+
+
+def export_state(model: WallocModel) -> dict[str, torch.Tensor]:
+    """Shipped tensors: the float32 networks and the integer entropy tables (densities dropped)."""
+    model.update()
+    return {k: v.contiguous() for k, v in model.state_dict().items() if TRAINING_ONLY not in k}
+
+
+def load_model(name: str, path: str | Path, sha256: str | None = None) -> WallocModel:
+    """A float64 model ready for coding from an exported weights file (checked against ``sha256``)."""
+    model = BUILDERS[name]()
+    missing, unexpected = model.load_state_dict(weights.load_state(path, sha256), strict=False)
+    if unexpected or any(TRAINING_ONLY not in k for k in missing):
+        raise NeurocodecError(f"weights file {Path(path).name} does not fit {name}")
+    return model.double().eval()
+
+
+@lru_cache(maxsize=4)
+def _cached_model(name: str, path: str, sha256: str) -> WallocModel:
+    return load_model(name, path, sha256)
+
+
+def param_groups(model: WallocModel, lr: float) -> list[dict]:
+    """Per-quality quantization steps learn 10x faster than the networks, the priors' densities
+    5x (they start much wider than the latents; until they fit, the rate term has no grip)."""
+    named = [(n, p) for n, p in model.named_parameters() if not n.endswith(AUX_SUFFIX)]
+    density = [p for n, p in named if TRAINING_ONLY in n]
+    rest = [p for n, p in named if p is not model.log_gain and TRAINING_ONLY not in n]
+    return [{"params": rest, "lr": lr}, {"params": [model.log_gain], "lr": lr * 10},
+            {"params": density, "lr": lr * 5}]
+
+
+class WallocCodec(Codec):
+    """Shared parts: weights, latent access and ``describe``."""
+
+    qualities = tuple(range(1, 6))
+    default_quality = 3
+
+    def __init__(self, quality: int | None = None, weights: str | Path | None = None):
+        super().__init__(quality)
+        self._weights = weights
+
+    @cached_property
+    def _file(self) -> tuple[str, str]:
+        if self._weights is not None:
+            return str(self._weights), weights.sha256_file(self._weights)
+        entry = weights.find(self.name, self.quality)
+        return str(entry.path), entry.sha256
+
+    @property
+    def model(self) -> WallocModel:
+        return _cached_model(self.name, *self._file)
+
+    @property
+    def fingerprint(self) -> int:
+        return weights.fingerprint(self._file[1], self.quality)
+
+    def _coding(self, extra: tuple[int, ...]) -> int:
+        return PRIOR
+
+    def _symbols(self, stream: bytes, extra: tuple[int, ...], shape: tuple[int, ...]) -> torch.Tensor:
+        """Integer symbols (float64) of ``shape`` from one stream; exact."""
+        try:
+            if self._coding(extra) == WEBP:
+                return torch.from_numpy(decode_webp(stream, shape[1:]).astype(np.float64))[None]
+            return self.model.decompress_latents(Decoder(stream), self.quality - 1, shape)
+        except (StreamCorrupt, ValueError, OSError) as exc:
+            raise NeurocodecError(f"corrupt {self.name} stream: {exc}") from None
+
+    def _parse(self, data: bytes) -> tuple[object, tuple[int, ...], tuple[bytes, ...]]:
+        parsed = container.unpack(data)
+        if parsed.codec_id != self.codec_id or parsed.fingerprint != self.fingerprint:
+            raise NeurocodecError(f"file is not a {self.name} file with these weights")
+        meta, extra = MODALITIES[self.modality].from_fields(parsed.fields)
+        return meta, extra, parsed.streams
+
+    def latents(self, data: bytes) -> torch.Tensor:
+        """Dequantized latents of a file, float64 (1, C, ...) in the encoder's projection units,
+        without running the decoder: a dimensionality-reduced signal to learn from. The symbols
+        are exact; dequantizing them is elementwise float64 (the same on every machine). Audio:
+        the chunks' latents concatenated in time (each chunk padded to a multiple of 64)."""
+        meta, extra, streams = self._parse(data)
+        shapes = self._latent_shapes(meta, extra, streams)
+        parts = [self.model.dequantize(self._symbols(s, extra, shape), torch.tensor([self.quality - 1]))
+                 for s, shape in zip(streams, shapes)]
+        return torch.cat(parts, dim=-1)
+
+    def describe(self, meta: object, extra: tuple[int, ...]) -> dict:
+        m = self.model
+        return {"latent_channels": m.latent, "latent_shape": self._describe_shape(meta, extra),
+                "dimensionality_reduction": m.wavelet_channels / m.latent,
+                "wavelet_levels": m.levels}
+
+
+@register
+class WallocRGB(WallocCodec):
+    """WaLLoC for RGB images."""
+
+    name = "walloc-rgb"
+    codec_id = 5
+    modality = "image"
+    description = "WaLLoC: 2-D wavelet packets, linear 1x1 encoder (4x reduction), conv decoder; latents: factorized prior or lossless WebP"
+
+    @classmethod
+    def training_recipe(cls, lmbda: float | None = None) -> Recipe:
+        """Variable rate: the lambdas are fixed per quality (``RGB_LAMBDAS``)."""
+        if lmbda is not None:
+            raise NeurocodecError(f"{cls.name} is variable-rate: its lambdas are fixed, drop --lmbda")
+        return Recipe(build=build_rgb, param_groups=param_groups, steps=2000, lr=1e-3, batch=8, crop=128)
+
+    def _padded(self, meta: ImageMeta) -> tuple[int, int]:
+        s = self.model.stride
+        return meta.height + -meta.height % s, meta.width + -meta.width % s
+
+    def _latent_shapes(self, meta: ImageMeta, extra, streams) -> list[tuple[int, ...]]:
+        if len(streams) != 1 or meta.channels != 3:
+            raise NeurocodecError(f"corrupt {self.name} file: unexpected streams or channels")
+        h, w = self._padded(meta)
+        return [(1, self.model.latent, h // self.model.stride, w // self.model.stride)]
+
+    def _describe_shape(self, meta: ImageMeta, extra) -> list[int]:
+        return list(self._latent_shapes(meta, extra, [b""])[0])
+
+    def encode_payload(self, x: np.ndarray) -> tuple[tuple[int, ...], list[bytes]]:
+        x = np.asarray(x)
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 3:
+            raise NeurocodecError(f"{self.name} encodes uint8 HxWx3 images, got {x.dtype} {x.shape}")
+        meta = ImageMeta(x.shape[1], x.shape[0], 3)
+        h, w = self._padded(meta)
+        padded = np.pad(x, ((0, h - x.shape[0]), (0, w - x.shape[1]), (0, 0)), mode="edge")
+        image = torch.from_numpy(padded.transpose(2, 0, 1).copy()).double()[None] / 255 - 0.5
+        encoder = Encoder()
+        symbols = self.model.compress(image, self.quality - 1, encoder)
+        prior, webp = encoder.finish(), encode_webp(symbols[0].numpy().astype(np.int64))
+        coding, stream = (WEBP, webp) if webp is not None and len(webp) < len(prior) else (PRIOR, prior)
+        return meta.to_fields() + (coding,), [stream]
+
+    def _coding(self, extra: tuple[int, ...]) -> int:
+        if extra not in ((PRIOR,), (WEBP,)):
+            raise NeurocodecError(f"corrupt {self.name} file: unknown latent coding {extra}")
+        return extra[0]
+
+    def decode_payload(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> np.ndarray:
+        (shape,) = self._latent_shapes(meta, extra, streams)
+        out = self.model.decode_latents(self._symbols(streams[0], extra, shape), self.quality - 1)
+        pixels = torch.floor((out[0] + 0.5) * 255 + 0.5).clamp_(0, 255).to(torch.uint8)
+        return pixels.permute(1, 2, 0).numpy()[:meta.height, :meta.width]
+
+
+@register
+class WallocStereo(WallocCodec):
+    """WaLLoC for stereo (and mono) audio, streamed in chunks."""
+
+    name = "walloc-stereo"
+    codec_id = 6
+    modality = "audio"
+    description = "WaLLoC: 1-D wavelet packets, linear 1x1 encoder (4x reduction), conv decoder, factorized prior"
+
+    def _chunk_lengths(self, meta: AudioMeta, extra: tuple[int, ...], n_streams: int) -> list[int]:
+        if len(extra) != 1 or not self.model.levels <= extra[0] <= MAX_CHUNK_LOG2:
+            raise NeurocodecError(f"corrupt {self.name} file: unexpected codec fields")
+        chunk = 1 << extra[0]
+        lengths = [min(chunk, meta.samples - start) for start in range(0, meta.samples, chunk)]
+        if len(lengths) != n_streams:
+            raise NeurocodecError(f"corrupt {self.name} file: {n_streams} streams for {len(lengths)} chunks")
+        return lengths
+
+    def _latent_shapes(self, meta: AudioMeta, extra, streams) -> list[tuple[int, ...]]:
+        s = self.model.stride
+        return [(1, self.model.latent, math.ceil(n / s)) for n in self._chunk_lengths(meta, extra, len(streams))]
+
+    def _describe_shape(self, meta: AudioMeta, extra) -> list[int]:
+        return [1, self.model.latent, math.ceil(meta.samples / self.model.stride)]
+
+    def _encode_chunk(self, samples: np.ndarray) -> bytes:
+        if samples.ndim != 2 or samples.shape[0] not in (1, 2):
+            raise NeurocodecError(f"{self.name} encodes mono or stereo audio, got shape {samples.shape}")
+        x = np.broadcast_to(samples, (2, samples.shape[1]))
+        x = np.pad(x, ((0, 0), (0, -x.shape[1] % self.model.stride)), mode="edge")
+        encoder = Encoder()
+        self.model.compress(torch.from_numpy(x.astype(np.float64))[None], self.quality - 1, encoder)
+        return encoder.finish()
+
+    def _encode_stream(self, chunks: Iterable[media.Audio]) -> tuple[tuple[int, ...], list[bytes]]:
+        """Fields and streams from audio chunks of any size, re-cut into coding chunks."""
+        size, streams, pending, rate, channels, samples = 1 << STEREO_CHUNK_LOG2, [], [], None, None, 0
+        for audio in chunks:
+            rate, channels = audio.rate, audio.channels
+            pending.append(audio.samples)
+            samples += audio.samples.shape[1]
+            while sum(p.shape[1] for p in pending) >= size:
+                block = np.concatenate(pending, axis=1)
+                streams.append(self._encode_chunk(block[:, :size]))
+                pending = [block[:, size:]]
+        if samples == 0:
+            raise NeurocodecError("no audio samples to encode")
+        rest = np.concatenate(pending, axis=1)
+        if rest.shape[1]:
+            streams.append(self._encode_chunk(rest))
+        return AudioMeta(rate, channels, samples).to_fields() + (STEREO_CHUNK_LOG2,), streams
+
+    def _decode_chunks(self, meta: AudioMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> Iterator[np.ndarray]:
+        """Float32 samples on the 16-bit PCM grid, one chunk at a time."""
+        lengths = self._chunk_lengths(meta, extra, len(streams))
+        for stream, shape, n in zip(streams, self._latent_shapes(meta, extra, streams), lengths):
+            out = self.model.decode_latents(self._symbols(stream, extra, shape), self.quality - 1)[0, :, :n]
+            if meta.channels == 1:
+                out = out.mean(dim=0, keepdim=True)
+            yield (torch.round(out.clamp(-1, 1) * PCM_SCALE) / PCM_SCALE).float().numpy()
+
+    def encode_payload(self, x: media.Audio) -> tuple[tuple[int, ...], list[bytes]]:
+        return self._encode_stream([x])
+
+    def decode_payload(self, meta: AudioMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> media.Audio:
+        return media.Audio(np.concatenate(list(self._decode_chunks(meta, extra, streams)), axis=1), meta.rate)
+
+    def encode_file(self, path: str | Path) -> bytes:
+        """Stream the file through the encoder; only one chunk of samples is in memory at a time."""
+        fields, streams = self._encode_stream(media.iter_audio(path))
+        return container.pack(container.Container(self.codec_id, self.fingerprint, fields, tuple(streams)))
+
+    def decode_file(self, data: bytes, path: str | Path) -> None:
+        """Decode chunk by chunk into a streaming .wav/.flac writer (atomic on success)."""
+        meta, extra, streams = self._parse(data)
+        with media.AudioWriter(path, meta.rate, meta.channels) as writer:
+            for samples in self._decode_chunks(meta, extra, streams):
+                writer.write(samples)
