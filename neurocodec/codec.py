@@ -8,6 +8,7 @@ methods: :meth:`Codec.encode_payload` (input -> container fields and entropy-cod
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -120,3 +121,24 @@ class Codec:
                                   f"these are {self.fingerprint:04x})")
         meta, extra = MODALITIES[self.modality].from_fields(parsed.fields)
         return self.decode_payload(meta, extra, parsed.streams)
+
+
+class WeightsCodec(Codec):
+    """A codec whose decoder needs a weights file: the shipped one for its quality (manifest), or
+    one given with ``weights=PATH``. The fingerprint covers the file's hash and the quality."""
+
+    def __init__(self, quality: int | None = None, weights: str | Path | None = None):
+        super().__init__(quality)
+        self._weights_path = weights
+
+    @cached_property
+    def weights_file(self) -> tuple[str, str]:
+        """Path and SHA-256 of the weights in use (loaders check the hash)."""
+        if self._weights_path is not None:
+            return str(self._weights_path), weights.sha256_file(self._weights_path)
+        entry = weights.find(self.name, self.quality)
+        return str(entry.path), entry.sha256
+
+    @property
+    def fingerprint(self) -> int:
+        return weights.fingerprint(self.weights_file[1], self.quality)

@@ -8,14 +8,14 @@ Images are padded (edge replication) to a multiple of 64 and cropped back after 
 
 from __future__ import annotations
 
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from neurocodec import weights
-from neurocodec.codec import Codec
+from neurocodec.codec import WeightsCodec
 from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
@@ -75,7 +75,7 @@ def _param_groups(model: JpegLikeModel, lr: float) -> list[dict]:
 
 
 @register
-class ShallowJpegLike(Codec):
+class ShallowJpegLike(WeightsCodec):
     """Heavy encoder, JPEG-like linear synthesis, mean-scale hyperprior; exact decoding."""
 
     name = "shallow-jpeglike"
@@ -86,10 +86,6 @@ class ShallowJpegLike(Codec):
     default_quality = 4
     default_rank = 10  # the default image codec
 
-    def __init__(self, quality: int | None = None, weights: str | Path | None = None):
-        super().__init__(quality)
-        self._weights = weights
-
     @classmethod
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are the model's fixed per-quality ladder (``LAMBDAS``)."""
@@ -97,21 +93,10 @@ class ShallowJpegLike(Codec):
             raise NeurocodecError(f"{cls.name} is variable-rate: its lambdas are fixed, drop --lmbda")
         return Recipe(build=build_model, param_groups=_param_groups, steps=2400, lr=3e-4, batch=8, crop=192)
 
-    @cached_property
-    def _file(self) -> tuple[str, str]:
-        """Weights path and SHA-256 (checked on load)."""
-        if self._weights is not None:
-            return str(self._weights), weights.sha256_file(self._weights)
-        entry = weights.find(self.name, self.quality)
-        return str(entry.path), entry.sha256
-
     @property
     def model(self) -> JpegLikeModel:
-        return _cached_model(*self._file)
+        return _cached_model(*self.weights_file)
 
-    @property
-    def fingerprint(self) -> int:
-        return weights.fingerprint(self._file[1], self.quality)
 
     def encode_payload(self, x: np.ndarray) -> tuple[tuple[int, ...], list[bytes]]:
         x = np.asarray(x)

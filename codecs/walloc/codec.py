@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from neurocodec import container, media, weights
-from neurocodec.codec import Codec
+from neurocodec.codec import WeightsCodec
 from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import MODALITIES, AudioMeta, ImageMeta
@@ -94,30 +94,16 @@ def param_groups(model: WallocModel, lr: float) -> list[dict]:
             {"params": density, "lr": lr * 5}]
 
 
-class WallocCodec(Codec):
+class WallocCodec(WeightsCodec):
     """Shared parts: weights, latent access and ``describe``."""
 
     qualities = tuple(range(1, 6))
     default_quality = 3
 
-    def __init__(self, quality: int | None = None, weights: str | Path | None = None):
-        super().__init__(quality)
-        self._weights = weights
-
-    @cached_property
-    def _file(self) -> tuple[str, str]:
-        if self._weights is not None:
-            return str(self._weights), weights.sha256_file(self._weights)
-        entry = weights.find(self.name, self.quality)
-        return str(entry.path), entry.sha256
-
     @property
     def model(self) -> WallocModel:
-        return _cached_model(self.name, *self._file)
+        return _cached_model(self.name, *self.weights_file)
 
-    @property
-    def fingerprint(self) -> int:
-        return weights.fingerprint(self._file[1], self.quality)
 
     def _coding(self, extra: tuple[int, ...]) -> int:
         return PRIOR
