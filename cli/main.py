@@ -9,6 +9,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 
 from neurocodec import __version__
 from neurocodec.errors import NeurocodecError
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # compressai's import triggers torch's deprecation notice for torch.jit.script: not the user's concern.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
