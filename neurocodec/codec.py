@@ -105,14 +105,15 @@ class Codec:
             raise NeurocodecError(f"{self.name} files decode to features, not to a media file")
 
     # --- shared plumbing -----------------------------------------------------------------
-    def encode(self, x: Any) -> bytes:
-        """A complete ``.ncs`` file for ``x``."""
-        fields, streams = self.encode_payload(x)
-        MODALITIES[self.modality].from_fields(tuple(fields))  # validates before writing
-        return container.pack(container.Container(self.codec_id, self.fingerprint, tuple(fields), tuple(streams)))
+    def pack(self, fields: tuple[int, ...], streams: list[bytes]) -> bytes:
+        """A complete ``.ncs`` file of this codec and weights (``fields`` validated first)."""
+        fields = tuple(fields)
+        MODALITIES[self.modality].from_fields(fields)
+        return container.pack(container.Container(self.codec_id, self.fingerprint, fields, tuple(streams)))
 
-    def decode(self, data: bytes) -> Any:
-        """Reconstruction of a ``.ncs`` file written by this codec with these weights."""
+    def parse(self, data: bytes) -> tuple[Any, tuple[int, ...], tuple[bytes, ...]]:
+        """Modality metadata, codec fields and streams of a file written by this codec with these
+        weights, after every container check (CRC, codec id, fingerprint, modality limits)."""
         parsed = container.unpack(data)
         if parsed.codec_id != self.codec_id:
             raise NeurocodecError(f"file is for codec id {parsed.codec_id}, not {self.name}")
@@ -120,7 +121,15 @@ class Codec:
             raise NeurocodecError(f"file was encoded with other weights (fingerprint {parsed.fingerprint:04x}, "
                                   f"these are {self.fingerprint:04x})")
         meta, extra = MODALITIES[self.modality].from_fields(parsed.fields)
-        return self.decode_payload(meta, extra, parsed.streams)
+        return meta, extra, parsed.streams
+
+    def encode(self, x: Any) -> bytes:
+        """A complete ``.ncs`` file for ``x``."""
+        return self.pack(*self.encode_payload(x))
+
+    def decode(self, data: bytes) -> Any:
+        """Reconstruction of a ``.ncs`` file written by this codec with these weights."""
+        return self.decode_payload(*self.parse(data))
 
 
 class WeightsCodec(Codec):

@@ -14,12 +14,13 @@ waiting on each other. Thread count and batch size never change the bytes.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from neurocodec import container, weights
-from neurocodec.codec import Codec
+from neurocodec import weights
+from neurocodec.codec import WeightsCodec
 from neurocodec.entropy import TOTAL, Decoder, Encoder, PerSymbolCategorical, StreamCorrupt
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
@@ -37,8 +38,13 @@ def load_model(state: dict) -> tuple[ExactHCLT, tuple[int, int]]:
     return model, tuple(int(v) for v in state["shape"])
 
 
+@lru_cache(maxsize=4)
+def _cached_model(path: str, sha256: str) -> tuple[ExactHCLT, tuple[int, int]]:
+    return load_model(weights.load_state(path, sha256))
+
+
 @register
-class PcLossless(Codec):
+class PcLossless(WeightsCodec):
     name = "pc-lossless"
     codec_id = 9
     modality = "image"
@@ -46,15 +52,10 @@ class PcLossless(Codec):
     qualities = (1, 2)
     default_quality = 1
 
-    def __init__(self, quality: int | None = None):
-        super().__init__(quality)
-        self._entry = weights.find(self.name, self.quality)
-        self.model, self.shape = load_model(weights.load_state(self._entry.path, self._entry.sha256))
+    def __init__(self, quality: int | None = None, weights: str | None = None):
+        super().__init__(quality, weights)
+        self.model, self.shape = _cached_model(*self.weights_file)
         self._order = np.asarray(self.model.tree.preorder)
-
-    @property
-    def fingerprint(self) -> int:
-        return self._entry.fingerprint
 
     @property
     def _fields(self) -> tuple[int, ...]:
@@ -76,9 +77,13 @@ class PcLossless(Codec):
         return self._fields, self._encode_streams(self._pixels(np.asarray(x)[None]))
 
     def decode_payload(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> np.ndarray:
+        return self._decode_streams([self._stream(meta, extra, streams)])[0]
+
+    def _stream(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> bytes:
+        """The one stream of a parsed file, after checking it is a file this circuit codes."""
         if meta.to_fields() != self._fields or extra or len(streams) != 1:
             raise NeurocodecError(f"corrupt {self.name} file: unexpected image metadata or streams")
-        return self._decode_streams(list(streams))[0]
+        return streams[0]
 
     # --- batches ---------------------------------------------------------------------------
     def encode_batch(self, images: Any, stats: dict | None = None) -> list[bytes]:
@@ -88,21 +93,11 @@ class PcLossless(Codec):
         -log2 p under the exact coded model).
         """
         streams = self._encode_streams(self._pixels(images), stats)
-        return [container.pack(container.Container(self.codec_id, self.fingerprint, self._fields, (s,)))
-                for s in streams]
+        return [self.pack(self._fields, [s]) for s in streams]
 
     def decode_batch(self, files: list[bytes], stats: dict | None = None) -> np.ndarray:
         """Images [N, H, W] uint8 of ``.ncs`` files written by this codec and weights."""
-        streams = []
-        for data in files:
-            parsed = container.unpack(data)
-            if parsed.codec_id != self.codec_id or parsed.fingerprint != self.fingerprint:
-                raise NeurocodecError(f"file is not a {self.name} file with these weights")
-            meta, extra = ImageMeta.from_fields(parsed.fields)
-            if meta.to_fields() != self._fields or extra or len(parsed.streams) != 1:
-                raise NeurocodecError(f"corrupt {self.name} file: unexpected image metadata or streams")
-            streams.append(parsed.streams[0])
-        return self._decode_streams(streams, stats)
+        return self._decode_streams([self._stream(*self.parse(data)) for data in files], stats)
 
     def _encode_streams(self, x: np.ndarray, stats: dict | None = None) -> list[bytes]:
         circuit = coder = 0.0

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurocodec import container, media, weights
+from neurocodec import media, weights
 from neurocodec.codec import WeightsCodec
 from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
 from neurocodec.errors import NeurocodecError
-from neurocodec.modality import MODALITIES, AudioMeta, ImageMeta
+from neurocodec.modality import AudioMeta, ImageMeta
 from neurocodec.registry import register
 from neurocodec.training import AUX_SUFFIX, Recipe
 
@@ -117,19 +117,12 @@ class WallocCodec(WeightsCodec):
         except (StreamCorrupt, ValueError, OSError) as exc:
             raise NeurocodecError(f"corrupt {self.name} stream: {exc}") from None
 
-    def _parse(self, data: bytes) -> tuple[object, tuple[int, ...], tuple[bytes, ...]]:
-        parsed = container.unpack(data)
-        if parsed.codec_id != self.codec_id or parsed.fingerprint != self.fingerprint:
-            raise NeurocodecError(f"file is not a {self.name} file with these weights")
-        meta, extra = MODALITIES[self.modality].from_fields(parsed.fields)
-        return meta, extra, parsed.streams
-
     def latents(self, data: bytes) -> torch.Tensor:
         """Dequantized latents of a file, float64 (1, C, ...) in the encoder's projection units,
         without running the decoder: a dimensionality-reduced signal to learn from. The symbols
         are exact; dequantizing them is elementwise float64 (the same on every machine). Audio:
         the chunks' latents concatenated in time (each chunk padded to a multiple of 64)."""
-        meta, extra, streams = self._parse(data)
+        meta, extra, streams = self.parse(data)
         shapes = self._latent_shapes(meta, extra, streams)
         parts = [self.model.dequantize(self._symbols(s, extra, shape), torch.tensor([self.quality - 1]))
                  for s, shape in zip(streams, shapes)]
@@ -266,12 +259,11 @@ class WallocStereo(WallocCodec):
 
     def encode_file(self, path: str | Path) -> bytes:
         """Stream the file through the encoder; only one chunk of samples is in memory at a time."""
-        fields, streams = self._encode_stream(media.iter_audio(path))
-        return container.pack(container.Container(self.codec_id, self.fingerprint, fields, tuple(streams)))
+        return self.pack(*self._encode_stream(media.iter_audio(path)))
 
     def decode_file(self, data: bytes, path: str | Path) -> None:
         """Decode chunk by chunk into a streaming .wav/.flac writer (atomic on success)."""
-        meta, extra, streams = self._parse(data)
+        meta, extra, streams = self.parse(data)
         with media.AudioWriter(path, meta.rate, meta.channels) as writer:
             for samples in self._decode_chunks(meta, extra, streams):
                 writer.write(samples)
