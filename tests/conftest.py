@@ -39,3 +39,21 @@ def datasets(sub: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared dataset {sub} not found at {path}")
     return path
+
+
+def smooth_image(h: int = 70, w: int = 90, seed: int = 0, noise: float = 12.0) -> np.ndarray:
+    """uint8 HxWx3 gradients plus Gaussian noise: a small stand-in for a photo."""
+    yy, xx = np.mgrid[:h, :w]
+    smooth = np.stack([xx * 2, yy * 3, (xx + yy) * 1.5], -1)
+    return np.clip(smooth + np.random.default_rng(seed).normal(0, noise, (h, w, 3)) + 30, 0, 255).astype(np.uint8)
+
+
+def untrained_weights_file(tmp_path_factory, filename: str, model, export) -> Path:
+    """A weights file exported from an untrained model (seeded): everything but training is real."""
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / filename
+    save_file(export(model()), str(path))
+    return path

@@ -7,7 +7,8 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
+
+from conftest import smooth_image, untrained_weights_file
 
 import neurocodec
 from neurocodec import weights
@@ -18,18 +19,12 @@ from neurocodec.registry import codec_for
 
 @pytest.fixture(scope="module")
 def untrained_weights(tmp_path_factory):
-    """Exported weights of the initial (DCT) model: everything but the training is real."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "shallow-jpeglike.safetensors"
-    save_file(export_state(build_model()), str(path))
-    return path
+    """Exported weights of the initial (DCT) model."""
+    return untrained_weights_file(tmp_path_factory, "shallow-jpeglike.safetensors", build_model, export_state)
 
 
 def _image(h=70, w=90, seed=0):
-    yy, xx = np.mgrid[:h, :w]
-    smooth = np.stack([xx * 2, yy * 3, (xx + yy) * 1.5], -1)
-    noise = np.random.default_rng(seed).normal(0, 12, (h, w, 3))
-    return np.clip(smooth + noise + 30, 0, 255).astype(np.uint8)
+    return smooth_image(h, w, seed)
 
 
 def test_round_trip_is_close_and_exactly_repeatable(untrained_weights):

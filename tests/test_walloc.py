@@ -4,12 +4,12 @@ threads and processes, latent access, streaming audio in bounded memory, bad inp
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
+
+from conftest import smooth_image, untrained_weights_file
 
 import neurocodec
 from neurocodec import container, media
@@ -26,26 +26,17 @@ pywt = pytest.importorskip("pywt")
 
 @pytest.fixture(scope="module")
 def rgb_weights(tmp_path_factory):
-    """Exported weights of the initial (low-pass) model: everything but the training is real."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "walloc-rgb.safetensors"
-    save_file(export_state(build_rgb().eval()), str(path))
-    return path
+    """Exported weights of the initial (low-pass) model."""
+    return untrained_weights_file(tmp_path_factory, "walloc-rgb.safetensors", lambda: build_rgb().eval(), export_state)
 
 
 @pytest.fixture(scope="module")
 def stereo_weights(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "walloc-stereo.safetensors"
-    save_file(export_state(build_stereo().eval()), str(path))
-    return path
+    return untrained_weights_file(tmp_path_factory, "walloc-stereo.safetensors", lambda: build_stereo().eval(), export_state)
 
 
 def _image(h=70, w=90, seed=0):
-    yy, xx = np.mgrid[:h, :w]
-    smooth = np.stack([xx * 2, yy * 3, (xx + yy) * 1.5], -1)
-    noise = np.random.default_rng(seed).normal(0, 6, (h, w, 3))
-    return np.clip(smooth + noise + 30, 0, 255).astype(np.uint8)
+    return smooth_image(h, w, seed, noise=6)
 
 
 def _music(seconds=1.0, rate=44100, channels=2, seed=0):
