@@ -7,6 +7,7 @@ time, so a long video never sits whole in memory.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -83,22 +84,27 @@ class Audio:
         return self.samples.shape[0]
 
 
-def _open(path: str | Path, what: str):
+def _name(source) -> str:
+    return Path(source).name if isinstance(source, (str, Path)) else "in-memory data"
+
+
+def open_av(source, mode: str = "r", what: str = "file", **options):
+    """``av.open`` of a path or a binary file object; failure is a one-line NeurocodecError."""
     import av
 
     try:
-        return av.open(str(path))
+        return av.open(source if isinstance(source, io.IOBase) else str(source), mode, **options)
     except (av.error.FFmpegError, OSError) as exc:
-        raise NeurocodecError(f"cannot read {what} {Path(path).name}: {exc}") from None
+        raise NeurocodecError(f"cannot open {what} {_name(source)}: {exc}") from None
 
 
-def iter_audio(path: str | Path, chunk: int = 1 << 16) -> Iterator[Audio]:
-    """Chunks of about ``chunk`` samples per channel, streamed from the file."""
+def iter_audio(path: str | Path | io.IOBase, chunk: int = 1 << 16) -> Iterator[Audio]:
+    """Chunks of about ``chunk`` samples per channel, streamed from a file (path or file object)."""
     import av
 
-    with _open(path, "audio") as box:
+    with open_av(path, what="audio") as box:
         if not box.streams.audio:
-            raise NeurocodecError(f"{Path(path).name} has no audio stream")
+            raise NeurocodecError(f"{_name(path)} has no audio stream")
         stream = box.streams.audio[0]
         rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
         layout = "mono" if channels == 1 else "stereo" if channels == 2 else None
@@ -115,16 +121,16 @@ def iter_audio(path: str | Path, chunk: int = 1 << 16) -> Iterator[Audio]:
             for out in resampler.resample(None):
                 pending.append(out.to_ndarray().reshape(channels, -1))
         except av.error.FFmpegError as exc:
-            raise NeurocodecError(f"cannot decode audio {Path(path).name}: {exc}") from None
+            raise NeurocodecError(f"cannot decode audio {_name(path)}: {exc}") from None
         if pending:
             yield Audio(np.concatenate(pending, axis=1).astype(np.float32), rate)
 
 
-def read_audio(path: str | Path) -> Audio:
+def read_audio(path: str | Path | io.IOBase) -> Audio:
     """The whole file in memory (use :func:`iter_audio` for long files)."""
     chunks = list(iter_audio(path))
     if not chunks:
-        raise NeurocodecError(f"{Path(path).name} holds no audio samples")
+        raise NeurocodecError(f"{_name(path)} holds no audio samples")
     return Audio(np.concatenate([c.samples for c in chunks], axis=1), chunks[0].rate)
 
 
@@ -195,7 +201,7 @@ class Video:
 
 
 def video_info(path: str | Path) -> VideoInfo:
-    with _open(path, "video") as box:
+    with open_av(path, what="video") as box:
         if not box.streams.video:
             raise NeurocodecError(f"{Path(path).name} has no video stream")
         s = box.streams.video[0]
@@ -207,7 +213,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     """uint8 HxWx3 RGB frames, one at a time."""
     import av
 
-    with _open(path, "video") as box:
+    with open_av(path, what="video") as box:
         if not box.streams.video:
             raise NeurocodecError(f"{Path(path).name} has no video stream")
         try:

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from neurocodec.bench.classical import BenchCodec, Coder, av_open, pyav_missing, resolve
+from neurocodec import media
+from neurocodec.bench.classical import BenchCodec, Coder, pyav_missing, resolve
 from neurocodec.bench.metrics import kbps, log_spectral_distance, pesq_score, snr_db, stoi_score
 from neurocodec.bench.report import Layout, Metric, list_inputs, parse_qualities, prepare_out_dir, summarize, sweep, write_report
 from neurocodec.errors import NeurocodecError
@@ -37,22 +38,10 @@ SPEECH_RATES = (8000, 16000)
 
 
 def read_audio(source: str | Path | io.BytesIO, seconds: float | None = None) -> Audio:
-    """Decode the first audio stream of a file or file object to float32 at its own rate; the first `seconds` only.
-
-    Like `neurocodec.media.read_audio`, which reads paths only; this one also reads encoded bytes.
-    """
-    import av
-
-    with av_open(source) as container:
-        context = container.streams.audio[0].codec_context
-        rate, layout = context.sample_rate, _layout(context.channels)
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        chunks = [f.to_ndarray() for frame in container.decode(audio=0) for f in resampler.resample(frame)]
-        chunks += [f.to_ndarray() for f in resampler.resample(None)]
-    if not chunks:
-        raise NeurocodecError(f"{source}: no audio samples")
-    samples = np.concatenate(chunks, axis=1).astype(np.float32)
-    return Audio(samples[:, : int(seconds * rate)] if seconds else samples, rate)
+    """Float32 samples of a mono or stereo file or file object at its own rate; the first `seconds` only."""
+    clip = media.read_audio(source)
+    _layout(clip.channels)
+    return Audio(clip.samples[:, : int(seconds * clip.rate)], clip.rate) if seconds else clip
 
 
 def _layout(channels: int) -> str:
@@ -91,7 +80,7 @@ class PyAVAudioCoder:
         clip = resample(clip, self.rate) if self.rate else clip
         layout = _layout(clip.samples.shape[0])
         buffer = io.BytesIO()
-        with av_open(buffer, "w", format=self.muxer) as dst:
+        with media.open_av(buffer, "w", format=self.muxer) as dst:
             stream = dst.add_stream(self.encoder, rate=clip.rate, layout=layout, options=self.options)
             if self.bit_rate:
                 stream.bit_rate = self.bit_rate

@@ -146,16 +146,6 @@ IMAGE_CODECS = _image_codecs()
 LOSSLESS_CODECS = _lossless_codecs()
 
 
-def av_open(target: Any, mode: str = "r", **kwargs: Any) -> Any:
-    """`av.open` of a path or a file object, with a file it cannot open reported as NeurocodecError."""
-    import av
-
-    try:
-        return av.open(target if isinstance(target, io.IOBase) else str(target), mode, **kwargs)
-    except av.FFmpegError as error:
-        raise NeurocodecError(f"cannot open {target}: {error}") from None
-
-
 def pyav_missing(encoder: str) -> str | None:
     """Why PyAV cannot encode with `encoder` here, or None when it can."""
     import av

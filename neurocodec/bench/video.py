@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocodec.bench.classical import BenchCodec, av_open, pyav_missing, resolve
+from neurocodec import media
+from neurocodec.bench.classical import BenchCodec, pyav_missing, resolve
 from neurocodec.bench.metrics import bpp, kbps, psnr
 from neurocodec.bench.report import Layout, Metric, list_inputs, parse_qualities, prepare_out_dir, summarize, sweep, write_report
 from neurocodec.errors import NeurocodecError
@@ -64,7 +65,7 @@ class PyAVVideoCoder:
 
     def encode(self, source: str | Path) -> bytes:
         buffer = io.BytesIO()
-        with av_open(source) as src, av_open(buffer, "w", format=self.muxer) as dst:
+        with media.open_av(source) as src, media.open_av(buffer, "w", format=self.muxer) as dst:
             rate = frame_rate(src)
             stream = None
             for index, frame in enumerate(src.decode(video=0)):
@@ -81,7 +82,7 @@ class PyAVVideoCoder:
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> Iterator:
-        with av_open(io.BytesIO(data), format=self.muxer) as container:
+        with media.open_av(io.BytesIO(data), format=self.muxer) as container:
             yield from container.decode(video=0)
 
 
@@ -122,7 +123,7 @@ def prepare_clip(path: Path, clip: Path, frames: int | None, scale: float | None
     """`path` itself, or `clip`: a lossless FFV1 copy of the first `frames` frames scaled by `scale` (even sizes)."""
     if frames is None and scale is None:
         return path
-    with av_open(path) as src, av_open(clip, "w") as dst:
+    with media.open_av(path) as src, media.open_av(clip, "w") as dst:
         stream = None
         for index, frame in enumerate(src.decode(video=0)):
             if frames is not None and index >= frames:
@@ -161,7 +162,7 @@ def _measure(coder, clip: Path) -> dict[str, float]:
     decode_seconds, encode_seconds = time.perf_counter() - middle, middle - start
     decoded = iter(coder.decode(data))
     psnr_rgb, psnr_y = [], []
-    with av_open(clip) as src:
+    with media.open_av(clip) as src:
         rate = frame_rate(src)
         for frame in src.decode(video=0):
             output = next(decoded, None)
