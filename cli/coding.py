@@ -72,7 +72,7 @@ def encode(args: argparse.Namespace) -> int:
 
 def _rate_note(data: bytes) -> str:
     parsed = container.unpack(data)
-    cls = registry._BY_ID.get(parsed.codec_id)
+    cls = registry.class_for_id(parsed.codec_id)
     if cls is None or cls.modality not in ("image", "features"):
         return ""
     meta, _ = MODALITIES[cls.modality].from_fields(parsed.fields)
@@ -96,8 +96,7 @@ def describe(data: bytes) -> dict:
     facts: dict = {"size_bytes": len(data), "format_version": container.VERSION, "codec_id": parsed.codec_id,
                    "fingerprint": f"{parsed.fingerprint:04x}", "streams": [len(s) for s in parsed.streams],
                    "overhead_bytes": container.overhead(parsed), "fields": list(parsed.fields)}
-    registry.available()
-    cls = registry._BY_ID.get(parsed.codec_id)
+    cls = registry.class_for_id(parsed.codec_id)
     if cls is None:
         facts["codec"] = "unknown (newer neurocodec or missing plugin)"
         return facts

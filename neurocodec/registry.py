@@ -69,6 +69,12 @@ def codec_class(name: str) -> type[Codec]:
     return _BY_NAME[name]
 
 
+def class_for_id(codec_id: int) -> type[Codec] | None:
+    """The codec class registered under ``codec_id``, or None."""
+    _discover()
+    return _BY_ID.get(codec_id)
+
+
 def info(cls: type[Codec]) -> CodecInfo:
     return CodecInfo(cls.name, cls.codec_id, cls.modality, tuple(cls.qualities), cls.default_quality,
                      cls.description)
@@ -97,8 +103,7 @@ def load(name: str, quality: int | None = None, **options: Any) -> Codec:
 def codec_for(data: bytes, **options: Any) -> Codec:
     """The codec instance that decodes the ``.ncs`` bytes ``data`` (read from its header)."""
     parsed = container.unpack(data)
-    _discover()
-    cls = _BY_ID.get(parsed.codec_id)
+    cls = class_for_id(parsed.codec_id)
     if cls is None:
         raise NeurocodecError(f"unknown codec id {parsed.codec_id}: written by a newer neurocodec or a missing plugin")
     return cls.for_container(parsed, **options)
