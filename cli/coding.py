@@ -133,7 +133,7 @@ def list_codecs(args: argparse.Namespace) -> int:
         rows.append({"name": c.name, "id": c.codec_id, "modality": c.modality, "qualities": list(c.qualities),
                      "default_quality": c.default_quality, "description": c.description,
                      "weights": [{"quality": e.quality, "file": e.file, "sha256": e.sha256[:12], "data": e.data,
-                                  "steps": e.steps, "device": e.device, "measured": e.kodak} for e in entries]})
+                                  "steps": e.steps, "device": e.device, "measured": e.measured} for e in entries]})
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

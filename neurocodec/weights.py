@@ -36,7 +36,7 @@ class WeightsEntry:
     data: str = ""
     steps: int = 0
     device: str = ""
-    kodak: dict = field(default_factory=dict)  # measured RD point(s), e.g. {"bpp": .., "psnr": ..}
+    measured: dict = field(default_factory=dict)  # on its benchmark set: Kodak bpp/psnr for image codecs
     notes: str = ""
 
     @property

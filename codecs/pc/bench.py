@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             measured = {f"{r['dataset']}_test_bpd": round(r["bpd"]["pc-lossless (file)"], 4),
                         f"{r['dataset']}_test_stream_bpd": round(r["bpd"]["pc-lossless (stream)"], 4),
                         f"{r['dataset']}_test_model_bpd": round(r["bpd"]["pc-lossless (-log2 p)"], 4)}
-            weights.record(dataclasses.replace(entry, kodak=measured))
+            weights.record(dataclasses.replace(entry, measured=measured))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n")

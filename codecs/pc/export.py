@@ -23,8 +23,8 @@ from . import datasets
 from .codec import PcLossless
 from .exact import probabilities_to_codes
 
-NOTE = ("quality 1 = MNIST model, 2 = Fashion-MNIST model; 'kodak' holds the measured test-set bits/dim "
-        "(whole .ncs files, stream only, and the model's own -log2 p), not a Kodak RD point")
+NOTE = ("quality 1 = MNIST model, 2 = Fashion-MNIST model; 'measured' holds the test-set bits/dim "
+        "(whole .ncs files, stream only, and the model's own -log2 p)")
 
 
 def export(checkpoint: Path, out: Path, shape: tuple[int, int]) -> None:

@@ -46,7 +46,7 @@ def record_results(codec: str, results: Path) -> None:
     for entry in weights.manifest():
         if entry.codec == codec and entry.quality in r["quality"]:
             i = r["quality"].index(entry.quality)
-            weights.record(dataclasses.replace(entry, kodak={k: round(r[k][i], 4) for k in keys}))
+            weights.record(dataclasses.replace(entry, measured={k: round(r[k][i], 4) for k in keys}))
 
 
 def main() -> None:

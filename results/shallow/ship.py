@@ -43,7 +43,7 @@ def main() -> None:
         weights.record(weights.WeightsEntry(
             codec=ShallowJpegLike.name, quality=quality, file=WEIGHTS_FILE, sha256=sha, data=args.data,
             steps=steps, device="cpu",
-            kodak={"bpp": round(r["bpp"][i], 4), "psnr": round(r["psnr-rgb"][i], 3), "images": 24},
+            measured={"bpp": round(r["bpp"][i], 4), "psnr": round(r["psnr-rgb"][i], 3), "images": 24},
             notes=f"one variable-rate model for all qualities; trained {minutes:.0f} min on 1 shared CPU thread"))
     print(f"shipped {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha[:12]})")
 
