@@ -12,7 +12,7 @@ from conftest import smooth_image, untrained_weights_file
 
 import neurocodec
 from neurocodec import weights
-from neurocodec.codecs.shallow.codec import ShallowJpegLike, build_model, export_state, load_model
+from neurocodec.codecs.shallow.codec import ShallowJpegLike, build_model
 from neurocodec.container import Container, overhead, pack, unpack
 from neurocodec.registry import codec_for
 
@@ -20,7 +20,7 @@ from neurocodec.registry import codec_for
 @pytest.fixture(scope="module")
 def untrained_weights(tmp_path_factory):
     """Exported weights of the initial (DCT) model."""
-    return untrained_weights_file(tmp_path_factory, "shallow-jpeglike.safetensors", build_model, export_state)
+    return untrained_weights_file(tmp_path_factory, "shallow-jpeglike.safetensors", build_model, ShallowJpegLike.export_state)
 
 
 def _image(h=70, w=90, seed=0):
@@ -42,7 +42,7 @@ def test_round_trip_is_close_and_exactly_repeatable(untrained_weights):
 
 
 def test_exact_decoder_follows_float_model(untrained_weights):
-    model = load_model(untrained_weights)
+    model = ShallowJpegLike.load_model(untrained_weights)
     float_model = build_model().eval()  # same initial weights, float synthesis
     x = torch.from_numpy(_image(64, 64).transpose(2, 0, 1).copy()).float()[None] / 255
     from neurocodec.entropy import Encoder

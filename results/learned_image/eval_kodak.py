@@ -1,8 +1,10 @@
-"""Kodak RD of shallow-jpeglike (real .ncs sizes, exact decoder) and JPEG on the same images.
+"""Kodak RD of a learned image codec (real .ncs sizes, its decoder) and JPEG on the same images.
 
-    python results/shallow/eval_kodak.py --checkpoint runs/jpeglike --every 3   # quick check
-    python results/shallow/eval_kodak.py --weights data/weights/shallow-jpeglike.safetensors
+    python results/learned_image/eval_kodak.py --codec shallow-jpeglike --checkpoint runs/jpeglike --every 3
+    python results/learned_image/eval_kodak.py --codec mbt2018-mean --weights data/weights/mbt2018-mean.safetensors
 
+Works for every :class:`~neurocodec.codecs.learned_image.LearnedImageCodec` (shallow-jpeglike,
+bmshj2018-hyperprior, mbt2018-mean).
 Per quality: the exact path (``codec.encode`` file sizes, ``codec.decode`` pixels) and, from a
 checkpoint, the float training path (likelihood bpp, float reconstruction rounded to 8 bits).
 PSNR and bpp are averaged over images (CompressAI's convention). Writes CompressAI-style JSON.
@@ -21,11 +23,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from neurocodec import weights
+from neurocodec import registry, weights
 from neurocodec.bench.bdrate import bd_rate
 from neurocodec.bench.metrics import bpp, psnr
-from neurocodec.codecs.shallow.codec import ShallowJpegLike, build_model, export_state
-from neurocodec.codecs.shallow.model import STRIDE
 from neurocodec.training import rd_loss
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -60,10 +60,10 @@ def jpeg_curve(images: list[np.ndarray]) -> dict:
             "bpp": [p[0] for p in points], "psnr-rgb": [p[1] for p in points]}}
 
 
-def float_point(model, x: np.ndarray, quality: int) -> tuple[float, float]:
+def float_point(model, stride: int, x: np.ndarray, quality: int) -> tuple[float, float]:
     """Likelihood bpp and 8-bit PSNR of the float (training) path on one image."""
     h, w = x.shape[:2]
-    padded = np.pad(x, ((0, -h % STRIDE), (0, -w % STRIDE), (0, 0)), mode="edge")
+    padded = np.pad(x, ((0, -h % stride), (0, -w % stride), (0, 0)), mode="edge")
     t = torch.from_numpy(padded.transpose(2, 0, 1).copy()).float()[None] / 255
     with torch.no_grad():
         out = model(t, torch.tensor([quality - 1]))
@@ -74,29 +74,31 @@ def float_point(model, x: np.ndarray, quality: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--codec", default="shallow-jpeglike", help="a learned image codec's registry name")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="training folder with model.safetensors")
     src.add_argument("--weights", help="an exported weights file")
     ap.add_argument("--every", type=int, default=1, help="use every N-th Kodak image")
-    ap.add_argument("--qualities", type=int, nargs="*", default=list(ShallowJpegLike.qualities))
+    ap.add_argument("--qualities", type=int, nargs="*", help="default: all of the codec's")
     ap.add_argument("--out", help="JSON output path")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    cls = registry.codec_class(args.codec)
     images = kodak(args.every)
     model = None
     weights_path = args.weights
     if args.checkpoint:
         from safetensors.torch import load_file, save_file
 
-        model = build_model()
+        model = cls.build_model()
         model.load_state_dict(load_file(str(Path(args.checkpoint) / "model.safetensors")))
         model.eval()
-        weights_path = str(Path(tempfile.mkdtemp()) / "shallow-jpeglike.safetensors")
-        save_file(export_state(model), weights_path)
+        weights_path = str(Path(tempfile.mkdtemp()) / f"{cls.name}.safetensors")
+        save_file(cls.export_state(model), weights_path)
         model.load_state_dict(load_file(str(Path(args.checkpoint) / "model.safetensors")))  # float again
     rows = []
-    for q in args.qualities:
-        codec = ShallowJpegLike(quality=q, weights=weights_path)
+    for q in args.qualities or cls.qualities:
+        codec = cls(quality=q, weights=weights_path)
         r = {"quality": q, "bpp": [], "psnr": [], "float_bpp": [], "float_psnr": [], "enc_s": 0.0, "dec_s": 0.0}
         for x in images:
             t0 = time.perf_counter()
@@ -108,7 +110,7 @@ def main() -> None:
             r["bpp"].append(bpp(len(data), *x.shape[:2]))
             r["psnr"].append(psnr(x, x_hat))
             if model is not None:
-                fb, fp = float_point(model, x, q)
+                fb, fp = float_point(model, cls.stride, x, q)
                 r["float_bpp"].append(fb)
                 r["float_psnr"].append(fp)
         row = {k: (float(np.mean(v)) if isinstance(v, list) and v else v) for k, v in r.items()}
@@ -118,7 +120,7 @@ def main() -> None:
     jpeg = jpeg_curve(images)
     for b, p, q in zip(jpeg["results"]["bpp"], jpeg["results"]["psnr-rgb"], JPEG_QUALITIES):
         print(f"JPEG q{q}: {b:.4f} bpp {p:.3f} dB")
-    result = {"name": "shallow-jpeglike", "sha256": weights.sha256_file(weights_path), "description": f"Kodak every {args.every}, real .ncs sizes, exact decoder",
+    result = {"name": cls.name, "sha256": weights.sha256_file(weights_path), "description": f"Kodak every {args.every}, real .ncs sizes, exact decoder",
               "results": {"quality": [r["quality"] for r in rows], "bpp": [r["bpp"] for r in rows],
                           "psnr-rgb": [r["psnr"] for r in rows], "float_bpp": [r["float_bpp"] for r in rows],
                           "float_psnr-rgb": [r["float_psnr"] for r in rows],

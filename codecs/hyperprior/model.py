@@ -1,0 +1,127 @@
+"""Hyperprior image models: scale (Balle et al. 2018) and mean-scale (Minnen et al. 2018).
+
+The transforms are the papers' (and CompressAI's ``bmshj2018-hyperprior``/``mbt2018-mean``):
+four 5x5 stride-2 convs with GDN for the analysis ``g_a``, four transposed convs with IGDN for
+the synthesis ``g_s``, and a hyper-analysis/hyper-synthesis pair around a factorized prior for
+``z``. Two departures, both for coding on any machine:
+
+- the hyper-synthesis uses ReLU (not LeakyReLU) and predicts scale *positions* on the coder's
+  log grid (see :class:`~neurocodec.codecs.latent_codecs.GaussianConditionalLatentCodec`); it
+  runs as an exact fixed-point net when coding, so every probability table is exact;
+- one model serves every quality (variable rate): per-quality, per-channel gains scale ``y``
+  before quantization and are undone before ``g_s`` (gain units, Cui et al. 2021), and a
+  per-quality offset of the scale positions calibrates the prior.
+
+Exact: the symbols, the tables, ``y_hat``. Approximate: the float32 synthesis ``g_s`` (as in
+CompressAI); on this machine it gives bit-identical pixels across thread counts and batch
+composition (tested), which oneDNN's direct convolutions do but do not promise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from compressai.layers import GDN
+from torch import Tensor, nn
+
+from neurocodec.codecs.latent_codecs import HyperpriorLatentCodec, to_fixed
+from neurocodec.entropy import Decoder, Encoder
+
+# Rate-distortion trade-off per quality (loss = lambda * 255^2 * MSE + bpp): CompressAI's MSE
+# ladder for qualities 1..7, about 0.12 to 1.25 bpp on Kodak for its mbt2018-mean.
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
+HYPER_DOWNSAMPLE = 4
+STRIDE = 16 * HYPER_DOWNSAMPLE  # images are padded to a multiple of this
+
+
+def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride, padding=k // 2)
+
+
+def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, k, stride, padding=k // 2, output_padding=stride - 1)
+
+
+class Abs(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.abs()
+
+
+class HyperpriorModel(nn.Module):
+    """Variable-rate hyperprior codec model; ``x`` in [0, 1], NCHW, sides multiple of 64.
+
+    ``means=False`` is the scale hyperprior (h_a sees ``|y|``, means are 0), ``means=True`` the
+    mean-scale hyperprior (h_s predicts scales and means).
+    """
+
+    def __init__(self, N: int = 128, M: int = 192, means: bool = True):
+        super().__init__()
+        self.g_a = nn.Sequential(_conv(3, N), GDN(N), _conv(N, N), GDN(N), _conv(N, N), GDN(N), _conv(N, M))
+        self.g_s = nn.Sequential(_deconv(M, N), GDN(N, inverse=True), _deconv(N, N), GDN(N, inverse=True),
+                                 _deconv(N, N), GDN(N, inverse=True), _deconv(N, 3))
+        if means:
+            h_a = nn.Sequential(_conv(M, N, 3, 1), nn.LeakyReLU(), _conv(N, N), nn.LeakyReLU(), _conv(N, N))
+            h_s = nn.Sequential(_deconv(N, M), nn.ReLU(), _deconv(M, M * 3 // 2), nn.ReLU(),
+                                _conv(M * 3 // 2, 2 * M, 3, 1))
+        else:
+            h_a = nn.Sequential(Abs(), _conv(M, N, 3, 1), nn.ReLU(), _conv(N, N), nn.ReLU(), _conv(N, N))
+            h_s = nn.Sequential(_deconv(N, N), nn.ReLU(), _deconv(N, N), nn.ReLU(), _conv(N, M, 3, 1))
+        with torch.no_grad():  # start with scales about 1 (positions ~ 19 on the 0.11 * 1.13**t grid)
+            h_s[-1].bias[:M].fill_(19.0)
+        self.hyper = HyperpriorLatentCodec(h_a, h_s, N, HYPER_DOWNSAMPLE, means=means)
+        initial = 0.5 * torch.log(torch.tensor(LAMBDAS) / LAMBDAS[len(LAMBDAS) // 2])
+        self.log_gain = nn.Parameter(initial.view(-1, 1).repeat(1, M))
+        self.position_offset = nn.Parameter(torch.zeros(len(LAMBDAS), M))
+        self.register_buffer("lambdas", torch.tensor(LAMBDAS))
+        self.register_buffer("position_offset_fx", torch.zeros(len(LAMBDAS), M, dtype=torch.int32))
+        self.register_buffer("inverse_gain", torch.ones(len(LAMBDAS), M))  # decoding multiplies, no exp
+
+    @property
+    def num_qualities(self) -> int:
+        return len(LAMBDAS)
+
+    def _gain(self, quality: Tensor) -> Tensor:
+        return torch.exp(self.log_gain[quality])[:, :, None, None]
+
+    def forward(self, x: Tensor, quality: Tensor | None = None) -> dict:
+        """Training/eval pass; a random quality per image when ``quality`` is None."""
+        if quality is None:
+            quality = torch.randint(self.num_qualities, (x.shape[0],), device=x.device)
+        gain = self._gain(quality)
+        offset = self.position_offset[quality][:, :, None, None]
+        y_hat, likelihoods = self.hyper(self.g_a(x) * gain, offset)
+        return {"x_hat": self.g_s(y_hat / gain), "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
+
+    def aux_loss(self) -> Tensor:
+        return self.hyper.aux_loss()
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Freeze every decoder-side number: tables, the fixed-point h_s, offsets, inverse gains."""
+        self.hyper.update()
+        self.inverse_gain.copy_(torch.exp(-self.log_gain).half().float())  # as shipped (fp16)
+        self.position_offset_fx.copy_(to_fixed(self.position_offset, self.hyper.frac_bits).to(torch.int32))
+
+    def _offset_fx(self, quality: int) -> Tensor:
+        return self.position_offset_fx[quality].double()[None, :, None, None]
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, quality: int, encoder: Encoder) -> Tensor:
+        """Queue the latents of ``x`` (one image) on ``encoder``; returns the exact fixed-point y_hat."""
+        y = self.g_a(x) * self._gain(torch.tensor([quality]))
+        return self.hyper.compress(y, encoder, self._offset_fx(quality))
+
+    @torch.no_grad()
+    def decompress(self, decoder: Decoder, quality: int, height: int, width: int) -> np.ndarray:
+        """uint8 NHWC pixels of a padded ``height`` x ``width`` image read from ``decoder``."""
+        M = self.log_gain.shape[1]
+        y_hat_fx = self.hyper.decompress(decoder, (1, M, height // 16, width // 16), self._offset_fx(quality))
+        return self.synthesize(y_hat_fx, quality)
+
+    @torch.no_grad()
+    def synthesize(self, y_hat_fx: Tensor, quality: int) -> np.ndarray:
+        """uint8 NHWC pixels from fixed-point ``y_hat`` (``hyper.frac_bits``): float32 ``g_s``."""
+        y_hat = (y_hat_fx * 2.0**-self.hyper.frac_bits).float() * self.inverse_gain[quality][None, :, None, None]
+        x_hat = self.g_s(y_hat.contiguous(memory_format=torch.channels_last))
+        pixels = torch.round(x_hat.clamp(0, 1) * 255).to(torch.uint8)
+        return pixels.permute(0, 2, 3, 1).contiguous().numpy()

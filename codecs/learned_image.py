@@ -1,0 +1,107 @@
+"""What every variable-rate learned image codec shares: one weights file, padding, one stream.
+
+A family supplies a model with ``compress(x, quality_index, encoder)`` and
+``decompress(decoder, quality_index, height, width) -> uint8 NHWC`` (padded sizes), a ``build``
+function, the padding stride and the prefixes of the float weights that coding does not use
+(kept in training checkpoints, not shipped). One model serves every quality; the quality
+travels in the file's fingerprint (16 bits of SHA-256(weights, quality)), so files carry no
+extra field: 16 bytes of container overhead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from neurocodec import weights
+from neurocodec.codec import WeightsCodec
+from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
+from neurocodec.errors import NeurocodecError
+from neurocodec.modality import ImageMeta
+
+
+def export_state(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Shipped tensors after ``model.update()``: float weights as fp16 (the encoder's only choose
+    symbols; a float decoder's are rounded to fp16 once, for every machine alike), the exact
+    decoder's integers in the smallest integer type that holds them."""
+    model.update()
+    state = {}
+    for name, t in model.state_dict().items():
+        if name.startswith(training_only):
+            continue
+        if t.is_floating_point():
+            t = t.half()
+        elif t.dtype != torch.int16 and t.numel() and t.abs().max() < 2**15:
+            t = t.to(torch.int16)
+        state[name] = t.contiguous()
+    return state
+
+
+def load_model(build: Callable[[], nn.Module], training_only: tuple[str, ...], path: str | Path,
+               sha256: str | None = None, name: str = "this codec") -> nn.Module:
+    """A model ready for coding from an exported weights file (checked against ``sha256``)."""
+    model = build()
+    missing, unexpected = model.load_state_dict(weights.load_state(path, sha256), strict=False)
+    if unexpected or any(not k.startswith(training_only) for k in missing):
+        raise NeurocodecError(f"weights file {Path(path).name} does not fit {name}")
+    return model.eval()
+
+
+@lru_cache(maxsize=8)
+def _cached_model(cls: type[LearnedImageCodec], path: str, sha256: str) -> nn.Module:
+    return load_model(cls.build_model, cls.training_only, path, sha256, cls.name)
+
+
+class LearnedImageCodec(WeightsCodec):
+    """A registered variable-rate image codec over a model (see the module docstring)."""
+
+    modality = "image"
+    stride: ClassVar[int]  # images are padded (edge replication) to a multiple of this
+    training_only: ClassVar[tuple[str, ...]] = ()
+
+    @staticmethod
+    def build_model() -> nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def export_state(cls, model: nn.Module) -> dict[str, torch.Tensor]:
+        return export_state(model, cls.training_only)
+
+    @classmethod
+    def load_model(cls, path: str | Path, sha256: str | None = None) -> nn.Module:
+        return load_model(cls.build_model, cls.training_only, path, sha256, cls.name)
+
+    @property
+    def model(self) -> nn.Module:
+        return _cached_model(type(self), *self.weights_file)
+
+    def encode_payload(self, x: np.ndarray) -> tuple[tuple[int, ...], list[bytes]]:
+        x = np.asarray(x)
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 3:
+            raise NeurocodecError(f"{self.name} encodes uint8 HxWx3 images, got {x.dtype} {x.shape}")
+        h, w = x.shape[:2]
+        fields = ImageMeta(w, h, 3).to_fields()
+        padded = np.pad(x, ((0, -h % self.stride), (0, -w % self.stride), (0, 0)), mode="edge")
+        image = torch.from_numpy(padded.transpose(2, 0, 1).copy()).float()[None] / 255
+        encoder = Encoder()
+        with torch.inference_mode():
+            self.model.compress(image, self.quality - 1, encoder)
+        return fields, [encoder.finish()]
+
+    def decode_payload(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> np.ndarray:
+        if extra or len(streams) != 1 or meta.channels != 3:
+            raise NeurocodecError(f"corrupt {self.name} file: unexpected fields or streams")
+        h, w = meta.height, meta.width
+        try:
+            with torch.inference_mode():
+                pixels = self.model.decompress(Decoder(streams[0]), self.quality - 1,
+                                               h + -h % self.stride, w + -w % self.stride)
+        except StreamCorrupt as exc:
+            raise NeurocodecError(f"corrupt {self.name} stream: {exc}") from None
+        return pixels[0, :h, :w]

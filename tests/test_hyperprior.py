@@ -1,0 +1,111 @@
+"""bmshj2018-hyperprior and mbt2018-mean: round trips, rate estimate vs file size, determinism."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_image, untrained_weights_file
+
+import neurocodec
+from neurocodec import training
+from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior, ScaleHyperprior
+from neurocodec.container import Container, overhead, pack, unpack
+from neurocodec.entropy import Encoder
+from neurocodec.registry import codec_for
+
+CODECS = {"mbt2018-mean": MeanScaleHyperprior, "bmshj2018-hyperprior": ScaleHyperprior}
+
+
+@pytest.fixture(scope="module", params=sorted(CODECS))
+def codec_and_weights(request, tmp_path_factory):
+    """(codec class, exported weights of the seeded untrained model)."""
+    cls = CODECS[request.param]
+    return cls, untrained_weights_file(tmp_path_factory, f"{cls.name}.safetensors", cls.build_model, cls.export_state)
+
+
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x.transpose(2, 0, 1).copy()).float()[None] / 255
+
+
+def test_round_trip_repeatable_with_quality_in_fingerprint(codec_and_weights):
+    cls, path = codec_and_weights
+    codec = cls(quality=6, weights=path)
+    x = smooth_image(70, 90)
+    data = codec.encode(x)
+    x_hat = codec.decode(data)
+    assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
+    assert np.array_equal(codec.decode(data), x_hat)
+    assert codec_for(data, weights=path).quality == 6
+    assert overhead(unpack(data)) <= 16
+
+
+def test_file_size_matches_likelihood_estimate(codec_and_weights):
+    """The whole file (header included) is within 2 % of the float model's likelihood bits."""
+    cls, path = codec_and_weights
+    codec = cls(quality=4, weights=path)
+    float_model = cls.build_model().eval()
+    float_model.load_state_dict(codec.model.state_dict(), strict=False)  # fp16-rounded weights
+    x = smooth_image(128, 192, seed=3)
+    with torch.no_grad():
+        out = float_model(_tensor(x), torch.tensor([3]))
+    estimate = training.rd_loss(_tensor(x), out).bpp.item() * x.shape[0] * x.shape[1] / 8
+    size = len(codec.encode(x))
+    assert abs(size - estimate) <= 0.02 * estimate, (size, estimate)
+
+
+def test_exact_latents_follow_the_float_model(codec_and_weights):
+    """Coding's y_hat (fixed-point h_s means) is within fixed-point error of the float path's."""
+    cls, path = codec_and_weights
+    model = cls.load_model(path)
+    x = _tensor(smooth_image(64, 128, seed=1))
+    with torch.no_grad():
+        y_hat_fx = model.compress(x, 2, Encoder())
+        gain = model._gain(torch.tensor([2]))
+        y_hat_float, _ = model.hyper(model.g_a(x) * gain, model.position_offset[[2]][:, :, None, None])
+    diff = (y_hat_fx * 2.0**-model.hyper.frac_bits - y_hat_float.double()).abs()
+    assert diff.max() < 1.1 and (diff > 0.1).float().mean() < 0.01  # a rare mean rounds across .5
+
+
+def test_decode_in_fresh_process_one_thread_and_in_a_batch(codec_and_weights, tmp_path):
+    cls, path = codec_and_weights
+    torch.set_num_threads(2)
+    codec = cls(quality=3, weights=path)
+    images = [smooth_image(70, 90, 1), smooth_image(64, 128, 2)]
+    for i, x in enumerate(images):
+        (tmp_path / f"{i}.ncs").write_bytes(codec.encode(x))
+    here = [codec.decode((tmp_path / f"{i}.ncs").read_bytes()) for i in range(len(images))]
+    script = textwrap.dedent(f"""
+        import numpy as np, torch
+        torch.set_num_threads(1)
+        from neurocodec.codecs.hyperprior.codec import {cls.__name__} as C
+        codec = C(quality=3, weights={str(path)!r})
+        for i in range({len(images)}):
+            data = open({str(tmp_path)!r} + f"/{{i}}.ncs", "rb").read()
+            np.save({str(tmp_path)!r} + f"/{{i}}.npy", codec.decode(data))
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    for i, x_hat in enumerate(here):
+        assert np.array_equal(np.load(tmp_path / f"{i}.npy"), x_hat)
+    # one latent alone vs stacked with another: identical pixels
+    model = codec.model
+    y = torch.randint(-20, 20, (2, 192, 4, 6)).double() * 2.0**model.hyper.frac_bits
+    batch = model.synthesize(y, 2)
+    assert all(np.array_equal(batch[i], model.synthesize(y[i:i + 1], 2)[0]) for i in range(2))
+
+
+def test_bad_input_and_bad_files(codec_and_weights):
+    cls, path = codec_and_weights
+    codec = cls(quality=1, weights=path)
+    with pytest.raises(neurocodec.NeurocodecError):
+        codec.encode(np.zeros((8, 8), np.uint8))
+    parsed = unpack(codec.encode(smooth_image(20, 20)))
+    for fields in (parsed.fields + (99,), parsed.fields[:2] + (1,)):  # extra field, grayscale
+        with pytest.raises(neurocodec.NeurocodecError):
+            codec.decode(pack(Container(parsed.codec_id, parsed.fingerprint, fields, parsed.streams)))
+    with pytest.raises(neurocodec.NeurocodecError, match="variable-rate"):
+        cls.training_recipe(lmbda=0.01)
+
