@@ -85,6 +85,14 @@ class FixedPointNet(nn.Module):
             getattr(self, f"bias{i}").copy_(to_fixed(net[i].bias, bits_in + self.weight_bits).to(torch.int64))
         self.check_bounds()
 
+    @torch.no_grad()
+    def restore(self, net: nn.Sequential) -> None:
+        """Set the float ``net``'s weights to this net's fixed-point values (the inverse of
+        :meth:`refresh`, exact): float use of shipped weights, e.g. encoder-side refinement."""
+        for i, (bits_in, _) in self.bits.items():
+            net[i].weight.copy_(getattr(self, f"weight{i}").double() * 2.0**-self.weight_bits)
+            net[i].bias.copy_(getattr(self, f"bias{i}").double() * 2.0**-(bits_in + self.weight_bits))
+
     def check_bounds(self) -> None:
         """Raise if some layer's worst-case partial sum could reach 2**53 (then it is not exact)."""
         for i in self.bits:
@@ -283,6 +291,10 @@ class HyperpriorLatentCodec(nn.Module):
         """Freeze the coding state from the float weights: z tables and the exact h_s."""
         self.z.update()
         self.h_s_exact.refresh(self.h_s)
+
+    def restore_float(self) -> None:
+        """Float h_s from the shipped fixed-point one (see :meth:`FixedPointNet.restore`)."""
+        self.h_s_exact.restore(self.h_s)
 
     def _z_shape(self, y_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
         n, _, h, w = y_shape

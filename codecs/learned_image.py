@@ -1,8 +1,10 @@
 """What every variable-rate learned image codec shares: one weights file, padding, one stream.
 
-A family supplies a model with ``compress(x, quality_index, encoder)`` and
-``decompress(decoder, quality_index, height, width) -> uint8 NHWC`` (padded sizes), a ``build``
-function, the padding stride and the prefixes of the float weights that coding does not use
+A family supplies a model with ``encode_latents(x, q)``, ``compress(y, quality_index, encoder)``,
+``decompress(decoder, quality_index, height, width) -> uint8 NHWC`` (padded sizes),
+``restore_float()`` (float decoder-side nets from the shipped fixed-point ones) and what
+:func:`~neurocodec.codecs.refine.refine_latents` needs (iterative encoding, ``effort`` > 0), a
+``build`` function, the padding stride and the prefixes of the float weights that coding does not use
 (kept in training checkpoints, not shipped). One model serves every quality; the quality
 travels in the file's fingerprint (16 bits of SHA-256(weights, quality)), so files carry no
 extra field: 16 bytes of container overhead.
@@ -21,6 +23,7 @@ from torch import nn
 
 from neurocodec import weights
 from neurocodec.codec import WeightsCodec
+from neurocodec.codecs.refine import refine_latents
 from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
@@ -50,6 +53,7 @@ def load_model(build: Callable[[], nn.Module], training_only: tuple[str, ...], p
     missing, unexpected = model.load_state_dict(weights.load_state(path, sha256), strict=False)
     if unexpected or any(not k.startswith(training_only) for k in missing):
         raise NeurocodecError(f"weights file {Path(path).name} does not fit {name}")
+    model.restore_float()
     return model.eval()
 
 
@@ -64,6 +68,15 @@ class LearnedImageCodec(WeightsCodec):
     modality = "image"
     stride: ClassVar[int]  # images are padded (edge replication) to a multiple of this
     training_only: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, quality: int | None = None, weights: str | Path | None = None, effort: int = 0,
+                 progress: bool = False):
+        """``effort``: steps of per-image latent refinement at encode time (0: one encoder pass);
+        ``progress``: show a progress bar while refining."""
+        super().__init__(quality, weights)
+        if effort < 0:
+            raise NeurocodecError(f"effort must be 0 or more refinement steps, not {effort}")
+        self.effort, self.progress = effort, progress
 
     @staticmethod
     def build_model() -> nn.Module:
@@ -89,9 +102,15 @@ class LearnedImageCodec(WeightsCodec):
         fields = ImageMeta(w, h, 3).to_fields()
         padded = np.pad(x, ((0, -h % self.stride), (0, -w % self.stride), (0, 0)), mode="edge")
         image = torch.from_numpy(padded.transpose(2, 0, 1).copy()).float()[None] / 255
+        q = self.quality - 1
+        if self.effort:
+            y = refine_latents(self.model, image, q, self.effort, progress=self.progress)
+        else:
+            with torch.no_grad():
+                y = self.model.encode_latents(image, torch.tensor([q]))
         encoder = Encoder()
-        with torch.inference_mode():
-            self.model.compress(image, self.quality - 1, encoder)
+        with torch.no_grad():
+            self.model.compress(y, q, encoder)
         return fields, [encoder.finish()]
 
     def decode_payload(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> np.ndarray:
@@ -99,7 +118,7 @@ class LearnedImageCodec(WeightsCodec):
             raise NeurocodecError(f"corrupt {self.name} file: unexpected fields or streams")
         h, w = meta.height, meta.width
         try:
-            with torch.inference_mode():
+            with torch.no_grad():
                 pixels = self.model.decompress(Decoder(streams[0]), self.quality - 1,
                                                h + -h % self.stride, w + -w % self.stride)
         except StreamCorrupt as exc:

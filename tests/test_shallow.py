@@ -48,7 +48,7 @@ def test_exact_decoder_follows_float_model(untrained_weights):
     from neurocodec.entropy import Encoder
 
     with torch.no_grad():
-        y_hat_fx = model.compress(x, 3, Encoder())
+        y_hat_fx = model.compress(model.encode_latents(x, torch.tensor([3])), 3, Encoder())
         exact = model.decode_exact(y_hat_fx, 3)[0].astype(float)
         y_hat = y_hat_fx.float() * 2.0**-model.hyper.frac_bits
         ref = float_model.synthesis(y_hat / float_model._gain(torch.tensor([3]))) * 255

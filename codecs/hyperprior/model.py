@@ -87,10 +87,17 @@ class HyperpriorModel(nn.Module):
         """Training/eval pass; a random quality per image when ``quality`` is None."""
         if quality is None:
             quality = torch.randint(self.num_qualities, (x.shape[0],), device=x.device)
-        gain = self._gain(quality)
         offset = self.position_offset[quality][:, :, None, None]
-        y_hat, likelihoods = self.hyper(self.g_a(x) * gain, offset)
-        return {"x_hat": self.g_s(y_hat / gain), "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
+        y_hat, likelihoods = self.hyper(self.encode_latents(x, quality), offset)
+        return {"x_hat": self.decode_latents(y_hat, quality), "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
+
+    def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
+        """Scaled latents ``y`` (before quantization); ``quality`` holds 0-based indexes per image."""
+        return self.g_a(x) * self._gain(quality)
+
+    def decode_latents(self, y_hat: Tensor, quality: Tensor) -> Tensor:
+        """Float synthesis of scaled latents (training and encoder-side refinement)."""
+        return self.g_s(y_hat / self._gain(quality))
 
     def aux_loss(self) -> Tensor:
         return self.hyper.aux_loss()
@@ -102,13 +109,17 @@ class HyperpriorModel(nn.Module):
         self.inverse_gain.copy_(torch.exp(-self.log_gain).half().float())  # as shipped (fp16)
         self.position_offset_fx.copy_(to_fixed(self.position_offset, self.hyper.frac_bits).to(torch.int32))
 
+    def restore_float(self) -> None:
+        """Float h_s from the shipped fixed-point one (exported weights omit it)."""
+        self.hyper.restore_float()
+
     def _offset_fx(self, quality: int) -> Tensor:
         return self.position_offset_fx[quality].double()[None, :, None, None]
 
     @torch.no_grad()
-    def compress(self, x: Tensor, quality: int, encoder: Encoder) -> Tensor:
-        """Queue the latents of ``x`` (one image) on ``encoder``; returns the exact fixed-point y_hat."""
-        y = self.g_a(x) * self._gain(torch.tensor([quality]))
+    def compress(self, y: Tensor, quality: int, encoder: Encoder) -> Tensor:
+        """Queue latents ``y`` (of one image, from :meth:`encode_latents` or a refinement) on
+        ``encoder``; returns the exact fixed-point y_hat."""
         return self.hyper.compress(y, encoder, self._offset_fx(quality))
 
     @torch.no_grad()

@@ -122,8 +122,11 @@ class JpegLikeModel(nn.Module):
             quality = torch.randint(self.num_qualities, (x.shape[0],), device=x.device)
         offset = self.position_offset[quality][:, :, None, None]
         y_hat, likelihoods = self.hyper(self.encode_latents(x, quality), offset)
-        x_hat = self.synthesis(y_hat / self._gain(quality))
-        return {"x_hat": x_hat, "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
+        return {"x_hat": self.decode_latents(y_hat, quality), "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
+
+    def decode_latents(self, y_hat: Tensor, quality: Tensor) -> Tensor:
+        """Float synthesis of scaled latents (training and encoder-side refinement)."""
+        return self.synthesis(y_hat / self._gain(quality))
 
     def aux_loss(self) -> Tensor:
         return self.hyper.aux_loss()
@@ -139,13 +142,18 @@ class JpegLikeModel(nn.Module):
         self.inv_gain_fx.copy_(inv_gain_fx.to(torch.int32))
         self.position_offset_fx.copy_(to_fixed(self.position_offset, self.hyper.frac_bits).to(torch.int32))
 
+    def restore_float(self) -> None:
+        """Float h_s and synthesis from the shipped fixed-point ones (exported weights omit them)."""
+        self.hyper.restore_float()
+        self.synthesis_exact.restore(nn.Sequential(self.synthesis))
+
     def _offset_fx(self, quality: int) -> Tensor:
         return self.position_offset_fx[quality].double()[None, :, None, None]
 
     @torch.no_grad()
-    def compress(self, x: Tensor, quality: int, encoder: Encoder) -> Tensor:
-        """Queue the latents of ``x`` (one image) on ``encoder``; returns the exact fixed-point y_hat."""
-        y = self.encode_latents(x, torch.tensor([quality]))
+    def compress(self, y: Tensor, quality: int, encoder: Encoder) -> Tensor:
+        """Queue latents ``y`` (of one image, from :meth:`encode_latents` or a refinement) on
+        ``encoder``; returns the exact fixed-point y_hat."""
         return self.hyper.compress(y, encoder, self._offset_fx(quality))
 
     @torch.no_grad()

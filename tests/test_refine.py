@@ -1,0 +1,43 @@
+"""Iterative encoding: lowers the rounded RD loss, repeatable, decodes with the usual decoder."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_image, untrained_weights_file
+
+import neurocodec
+from neurocodec.codecs.refine import _loss, refine_latents
+from neurocodec.codecs.shallow.codec import ShallowJpegLike, build_model
+
+
+@pytest.fixture(scope="module")
+def weights_path(tmp_path_factory):
+    return untrained_weights_file(tmp_path_factory, "shallow-jpeglike.safetensors", build_model,
+                                  ShallowJpegLike.export_state)
+
+
+def test_refinement_lowers_the_rounded_loss(weights_path):
+    torch.set_num_threads(1)
+    model = ShallowJpegLike.load_model(weights_path)
+    x = torch.from_numpy(smooth_image(64, 64, seed=4).transpose(2, 0, 1).copy()).float()[None] / 255
+    q = torch.tensor([2])
+    offset = model.position_offset[q][:, :, None, None]
+    with torch.no_grad():
+        before = _loss(model, model.encode_latents(x, q), x, q, offset, None).item()
+        y = refine_latents(model, x, 2, steps=20)
+        after = _loss(model, y, x, q, offset, None).item()
+    assert after < 0.99 * before
+    assert not model.training and all(p.requires_grad for p in model.parameters())
+
+
+def test_refined_files_are_repeatable_and_decode(weights_path):
+    torch.set_num_threads(1)
+    x = smooth_image(40, 70, seed=5)
+    codec = ShallowJpegLike(quality=3, weights=weights_path, effort=10)
+    data = codec.encode(x)
+    assert codec.encode(x) == data
+    x_hat = ShallowJpegLike(quality=3, weights=weights_path).decode(data)
+    assert x_hat.shape == x.shape
+    with pytest.raises(neurocodec.NeurocodecError):
+        ShallowJpegLike(quality=3, weights=weights_path, effort=-1)
