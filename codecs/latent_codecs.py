@@ -48,7 +48,7 @@ def to_fixed(x: Tensor, bits: int) -> Tensor:
 
 def requantize(acc: Tensor, shift: int, limit: int = ACT_LIMIT) -> Tensor:
     """Exact ``floor(acc / 2**shift + 1/2)`` of integer-valued float64, clamped to ``+-limit``."""
-    return torch.floor(acc * 2.0**-shift + 0.5).clamp_(-limit, limit)
+    return (acc * 2.0**-shift).add_(0.5).floor_().clamp_(-limit, limit)
 
 
 class FixedPointNet(nn.Module):

@@ -74,7 +74,10 @@ def find(codec: str, quality: int | None) -> WeightsEntry:
     for entry in manifest():
         if entry.codec == codec and entry.quality == quality:
             return entry
-    raise NeurocodecError(f"no shipped weights for {codec} at quality {quality}")
+    shipped = sorted({e.quality for e in manifest() if e.codec == codec and e.quality is not None})
+    hint = (f"shipped qualities: {', '.join(map(str, shipped))}" if shipped else
+            f"none are shipped yet: train them with `neurocodec train {codec} --data DIR`")
+    raise NeurocodecError(f"no shipped weights for {codec} at quality {quality} ({hint})")
 
 
 def load_state(path: str | Path, expected_sha256: str | None = None) -> dict:

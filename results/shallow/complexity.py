@@ -1,39 +1,90 @@
-"""Decoder MACs per pixel of shallow-jpeglike, counted by torch.utils.flop_counter (FLOPs / 2).
+"""Decoder cost of shallow-jpeglike next to our mbt2018-mean: MACs per pixel and decode time.
 
-    python results/shallow/complexity.py     # prints JSON; Kodak size 768x512
+    python results/shallow/complexity.py --images 6 --threads 2   # writes complexity.json
 
-Counts the float modules the exact decoder mirrors layer for layer: the synthesis alone, and
-the whole decode (hyper-synthesis + synthesis; the entropy decoding itself is not counted).
+MACs (:func:`neurocodec.bench.complexity.macs`, at Kodak's 768x512) count the float modules
+the decoders run or mirror layer for layer: the synthesis alone, and the whole decode
+(hyper-synthesis + synthesis; entropy decoding is not counted). Wall time: whole
+``codec.decode`` of real Kodak files (entropy decoding included), both codecs interleaved per
+image in one run, median over images. shallow-jpeglike uses its shipped weights; mbt2018-mean
+has none shipped yet, so it runs seeded untrained weights (at quality 4: the same networks, a
+similar number of symbols; its time hardly depends on training).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
 
+import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from PIL import Image
+from safetensors.torch import save_file
 
-from neurocodec.codecs.shallow.codec import build_model
+from neurocodec.bench.complexity import macs
+from neurocodec.bench.report import machine_info
+from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior
+from neurocodec.codecs.shallow.codec import ShallowJpegLike
 from neurocodec.codecs.shallow.model import LATENT, PATCH
 
-
-def macs(fn, *args) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn(*args)
-    return counter.get_total_flops() // 2
+KODAK = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kodak"
 
 
-def main(height: int = 512, width: int = 768) -> dict:
-    model = build_model().eval()
-    y = torch.zeros(1, LATENT, height // PATCH, width // PATCH)
-    z = torch.zeros(1, model.hyper.z_channels, height // PATCH // 4, width // PATCH // 4)
-    with torch.no_grad():
-        synthesis = macs(model.synthesis, y)
-        hyper = macs(model.hyper.h_s, z)
+def counted(height: int = 512, width: int = 768) -> dict:
+    """MACs per pixel of both decoders at ``width`` x ``height``."""
     pixels = height * width
-    return {"image": f"{width}x{height}", "synthesis_macs_per_pixel": synthesis / pixels,
-            "hyper_synthesis_macs_per_pixel": hyper / pixels, "decoder_macs_per_pixel": (synthesis + hyper) / pixels}
+    shallow, mbt = ShallowJpegLike.build_model().eval(), MeanScaleHyperprior.build_model().eval()
+    y_shallow = torch.zeros(1, LATENT, height // PATCH, width // PATCH)
+    y_mbt = torch.zeros(1, mbt.log_gain.shape[1], height // 16, width // 16)
+    z = torch.zeros(1, 128, height // 64, width // 64)
+    out = {}
+    for name, synthesis, hyper in (("shallow-jpeglike", macs(shallow.synthesis, y_shallow), macs(shallow.hyper.h_s, z)),
+                                   ("mbt2018-mean", macs(mbt.g_s, y_mbt), macs(mbt.hyper.h_s, z))):
+        out[name] = {"synthesis_macs_per_pixel": synthesis / pixels, "hyper_synthesis_macs_per_pixel": hyper / pixels,
+                     "decoder_macs_per_pixel": (synthesis + hyper) / pixels}
+    ratio = out["shallow-jpeglike"]["decoder_macs_per_pixel"] / out["mbt2018-mean"]["decoder_macs_per_pixel"]
+    out["shallow-jpeglike"]["decoder_macs_vs_mbt2018_mean"] = ratio
+    return out
+
+
+def timed(images: int) -> dict:
+    """Median decode seconds per Kodak image of both codecs, interleaved."""
+    torch.manual_seed(0)
+    path = Path(tempfile.mkdtemp()) / "mbt2018-mean.safetensors"
+    save_file(MeanScaleHyperprior.export_state(MeanScaleHyperprior.build_model()), str(path))
+    codecs = {"shallow-jpeglike": ShallowJpegLike(quality=4), "mbt2018-mean": MeanScaleHyperprior(quality=4, weights=path)}
+    files = sorted(KODAK.glob("kodim*.png"))[:images]
+    times: dict[str, list[float]] = {name: [] for name in codecs}
+    for i, f in enumerate([files[0]] + files):  # the first image twice: warm-up
+        x = np.asarray(Image.open(f).convert("RGB"))
+        for name, codec in codecs.items():
+            data = codec.encode(x)
+            start = time.perf_counter()
+            codec.decode(data)
+            if i:
+                times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    return {"decode_seconds_median": med, "images": len(files),
+            "shallow_vs_mbt2018_mean_time": med["shallow-jpeglike"] / med["mbt2018-mean"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=6, help="Kodak images to time (0: MACs only)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "complexity.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    result = {"macs_at_768x512": counted()}
+    if args.images:
+        result["wall_time"] = {**timed(args.images), "threads": args.threads, "machine": machine_info()}
+    print(json.dumps(result, indent=1))
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(), indent=1))
+    main()
