@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "speed_vs_compressai.json"))
+    parser.add_argument("--out", help="JSON path (default: speed_vs_compressai_<threads>threads.json here)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -63,7 +63,8 @@ def main() -> None:
     summary = {"encode_ratio": med["ours_encode_s"] / med["compressai_encode_s"],
                "decode_ratio": med["ours_decode_s"] / med["compressai_decode_s"], **{f"median_{k}": v for k, v in med.items()}}
     print(json.dumps(summary, indent=1))
-    Path(args.out).write_text(json.dumps({"threads": args.threads, "machine": machine_info(), "summary": summary,
+    out = args.out or Path(__file__).parent / f"speed_vs_compressai_{args.threads}threads.json"
+    Path(out).write_text(json.dumps({"threads": args.threads, "machine": machine_info(), "summary": summary,
                                           "images": rows}, indent=1) + "\n")
 
 
