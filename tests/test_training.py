@@ -81,3 +81,14 @@ def test_cli_parser_and_recipe_lookup():
     assert args.func is train_cli.run and args.steps == 5 and args.resume
     recipe = training.recipe_for("shallow-jpeglike")
     assert recipe.steps > 0 and recipe.crop % 64 == 0
+
+
+@pytest.mark.parametrize("codec", ["mbt2018-mean", "bmshj2018-hyperprior", "shallow-jpeglike"])
+def test_image_codec_recipes_train_a_step(codec, image_folder, tmp_path):
+    """Each learned image codec's own recipe runs through the loop (tiny crops, one step)."""
+    torch.set_num_threads(1)
+    recipe = training.recipe_for(codec)
+    config = training.TrainConfig(data=[str(image_folder)], out=str(tmp_path / "run"), steps=1, lr=recipe.lr,
+                                  batch=1, crop=64, checkpoint_every=1)
+    state = training.train(recipe, config)
+    assert state["step"] == 1 and np.isfinite(state["history"][0]["loss"])
