@@ -12,6 +12,7 @@ extra field: 16 bytes of container overhead.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -58,7 +59,9 @@ def load_model(build: Callable[[], nn.Module], training_only: tuple[str, ...], p
 
 
 @lru_cache(maxsize=8)
-def _cached_model(cls: type[LearnedImageCodec], path: str, sha256: str) -> nn.Module:
+def _cached_model(cls: type[LearnedImageCodec], path: str, sha256: str, device: str = "cpu") -> nn.Module:
+    if device != "cpu":
+        return copy.deepcopy(_cached_model(cls, path, sha256)).to(device)
     return load_model(cls.build_model, cls.training_only, path, sha256, cls.name)
 
 
@@ -70,13 +73,17 @@ class LearnedImageCodec(WeightsCodec):
     training_only: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, quality: int | None = None, weights: str | Path | None = None, effort: int = 0,
-                 progress: bool = False):
+                 progress: bool = False, device: str = "cpu"):
         """``effort``: steps of per-image latent refinement at encode time (0: one encoder pass);
-        ``progress``: show a progress bar while refining."""
+        ``progress``: show a progress bar while refining; ``device``: where the encoder's float
+        analysis (and refinement) runs, e.g. "cuda". Everything that makes symbols exact and
+        all of decoding runs on the CPU, so files encoded anywhere decode everywhere."""
         super().__init__(quality, weights)
         if effort < 0:
             raise NeurocodecError(f"effort must be 0 or more refinement steps, not {effort}")
-        self.effort, self.progress = effort, progress
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise NeurocodecError("device cuda was asked for, but torch sees no CUDA GPU")
+        self.effort, self.progress, self.device = effort, progress, device
 
     @staticmethod
     def build_model() -> nn.Module:
@@ -101,16 +108,17 @@ class LearnedImageCodec(WeightsCodec):
         h, w = x.shape[:2]
         fields = ImageMeta(w, h, 3).to_fields()
         padded = np.pad(x, ((0, -h % self.stride), (0, -w % self.stride), (0, 0)), mode="edge")
-        image = torch.from_numpy(padded.transpose(2, 0, 1).copy()).float()[None] / 255
+        image = torch.from_numpy(padded.transpose(2, 0, 1).copy()).float()[None].to(self.device) / 255
         q = self.quality - 1
+        analysis = _cached_model(type(self), *self.weights_file, self.device)
         if self.effort:
-            y = refine_latents(self.model, image, q, self.effort, progress=self.progress)
+            y = refine_latents(analysis, image, q, self.effort, progress=self.progress)
         else:
             with torch.no_grad():
-                y = self.model.encode_latents(image, torch.tensor([q]))
+                y = analysis.encode_latents(image, torch.tensor([q], device=self.device))
         encoder = Encoder()
         with torch.no_grad():
-            self.model.compress(y, q, encoder)
+            self.model.compress(y.cpu(), q, encoder)
         return fields, [encoder.finish()]
 
     def decode_payload(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> np.ndarray:

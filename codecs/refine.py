@@ -34,7 +34,8 @@ def refine_latents(model: nn.Module, x: Tensor, quality: int, steps: int, lr: fl
                    check_every: int = 10, progress: bool = False) -> Tensor:
     """Latents ``y`` of ``x`` (one image, NCHW in [0, 1]) refined for ``steps`` steps: the best
     iterate by the rounded loss (see the module docstring)."""
-    with torch.random.fork_rng(devices=[]):  # seeded noise; the caller's RNG state is untouched
+    devices = [x.device] if x.is_cuda else []
+    with torch.random.fork_rng(devices=devices):  # seeded noise; the caller's RNG state is untouched
         torch.manual_seed(0)
         return _refine(model, x, quality, steps, lr, check_every, progress)
 
@@ -43,7 +44,7 @@ def _refine(model: nn.Module, x: Tensor, quality: int, steps: int, lr: float, ch
             progress: bool) -> Tensor:
     from tqdm import tqdm
 
-    q = torch.tensor([quality])
+    q = torch.tensor([quality], device=x.device)
     offset = model.position_offset[q][:, :, None, None].detach()
     was_training = model.training
     flags = [(p, p.requires_grad) for p in model.parameters()]
@@ -58,7 +59,7 @@ def _refine(model: nn.Module, x: Tensor, quality: int, steps: int, lr: float, ch
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
         bar = tqdm(range(1, steps + 1), desc="refining latents", unit="step", disable=not progress, leave=False)
         for step in bar:
-            noise = torch.rand(y.shape) - 0.5
+            noise = torch.rand(y.shape, device=y.device) - 0.5
             with torch.enable_grad():
                 loss = _loss(model, y, x, q, offset, noise)
             opt.zero_grad()

@@ -109,3 +109,16 @@ def test_bad_input_and_bad_files(codec_and_weights):
     with pytest.raises(neurocodec.NeurocodecError, match="variable-rate"):
         cls.training_recipe(lmbda=0.01)
 
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_encode_on_gpu_decode_on_cpu(codec_and_weights):
+    """The analysis on the GPU chooses (nearly) the same symbols; the file decodes on the CPU."""
+    cls, path = codec_and_weights
+    x = smooth_image(70, 90, seed=6)
+    on_gpu = cls(quality=4, weights=path, device="cuda").encode(x)
+    on_cpu = cls(quality=4, weights=path).encode(x)
+    codec = cls(quality=4, weights=path)
+    a, b = codec.decode(on_gpu).astype(float), codec.decode(on_cpu).astype(float)
+    assert abs(len(on_gpu) - len(on_cpu)) <= 0.01 * len(on_cpu) + 4
+    assert 10 * np.log10(255**2 / max(np.mean((a - b) ** 2), 1e-9)) > 40
