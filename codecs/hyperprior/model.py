@@ -24,8 +24,9 @@ import torch
 from compressai.layers import GDN
 from torch import Tensor, nn
 
-from neurocodec.codecs.latent_codecs import HyperpriorLatentCodec, to_fixed
-from neurocodec.entropy import Decoder, Encoder
+from neurocodec.codecs.latent_codecs import HyperpriorLatentCodec
+from neurocodec.codecs.variable_rate import VariableRateHyperprior, conv, deconv
+from neurocodec.entropy import Decoder
 
 # Rate-distortion trade-off per quality (loss = lambda * 255^2 * MSE + bpp): CompressAI's MSE
 # ladder for qualities 1..7, about 0.12 to 1.25 bpp on Kodak for its mbt2018-mean.
@@ -34,20 +35,12 @@ HYPER_DOWNSAMPLE = 4
 STRIDE = 16 * HYPER_DOWNSAMPLE  # images are padded to a multiple of this
 
 
-def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, k, stride, padding=k // 2)
-
-
-def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
-    return nn.ConvTranspose2d(cin, cout, k, stride, padding=k // 2, output_padding=stride - 1)
-
-
 class Abs(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.abs()
 
 
-class HyperpriorModel(nn.Module):
+class HyperpriorModel(VariableRateHyperprior):
     """Variable-rate hyperprior codec model; ``x`` in [0, 1], NCHW, sides multiple of 64.
 
     ``means=False`` is the scale hyperprior (h_a sees ``|y|``, means are 0), ``means=True`` the
@@ -55,41 +48,21 @@ class HyperpriorModel(nn.Module):
     """
 
     def __init__(self, N: int = 128, M: int = 192, means: bool = True):
-        super().__init__()
-        self.g_a = nn.Sequential(_conv(3, N), GDN(N), _conv(N, N), GDN(N), _conv(N, N), GDN(N), _conv(N, M))
-        self.g_s = nn.Sequential(_deconv(M, N), GDN(N, inverse=True), _deconv(N, N), GDN(N, inverse=True),
-                                 _deconv(N, N), GDN(N, inverse=True), _deconv(N, 3))
+        super().__init__(LAMBDAS, M, 0.5 * torch.log(torch.tensor(LAMBDAS) / LAMBDAS[len(LAMBDAS) // 2]))
+        self.g_a = nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+        self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                                 deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
         if means:
-            h_a = nn.Sequential(_conv(M, N, 3, 1), nn.LeakyReLU(), _conv(N, N), nn.LeakyReLU(), _conv(N, N))
-            h_s = nn.Sequential(_deconv(N, M), nn.ReLU(), _deconv(M, M * 3 // 2), nn.ReLU(),
-                                _conv(M * 3 // 2, 2 * M, 3, 1))
+            h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, N))
+            h_s = nn.Sequential(deconv(N, M), nn.ReLU(), deconv(M, M * 3 // 2), nn.ReLU(),
+                                conv(M * 3 // 2, 2 * M, 3, 1))
         else:
-            h_a = nn.Sequential(Abs(), _conv(M, N, 3, 1), nn.ReLU(), _conv(N, N), nn.ReLU(), _conv(N, N))
-            h_s = nn.Sequential(_deconv(N, N), nn.ReLU(), _deconv(N, N), nn.ReLU(), _conv(N, M, 3, 1))
+            h_a = nn.Sequential(Abs(), conv(M, N, 3, 1), nn.ReLU(), conv(N, N), nn.ReLU(), conv(N, N))
+            h_s = nn.Sequential(deconv(N, N), nn.ReLU(), deconv(N, N), nn.ReLU(), conv(N, M, 3, 1))
         with torch.no_grad():  # start with scales about 1 (positions ~ 19 on the 0.11 * 1.13**t grid)
             h_s[-1].bias[:M].fill_(19.0)
         self.hyper = HyperpriorLatentCodec(h_a, h_s, N, HYPER_DOWNSAMPLE, means=means)
-        initial = 0.5 * torch.log(torch.tensor(LAMBDAS) / LAMBDAS[len(LAMBDAS) // 2])
-        self.log_gain = nn.Parameter(initial.view(-1, 1).repeat(1, M))
-        self.position_offset = nn.Parameter(torch.zeros(len(LAMBDAS), M))
-        self.register_buffer("lambdas", torch.tensor(LAMBDAS))
-        self.register_buffer("position_offset_fx", torch.zeros(len(LAMBDAS), M, dtype=torch.int32))
         self.register_buffer("inverse_gain", torch.ones(len(LAMBDAS), M))  # decoding multiplies, no exp
-
-    @property
-    def num_qualities(self) -> int:
-        return len(LAMBDAS)
-
-    def _gain(self, quality: Tensor) -> Tensor:
-        return torch.exp(self.log_gain[quality])[:, :, None, None]
-
-    def forward(self, x: Tensor, quality: Tensor | None = None) -> dict:
-        """Training/eval pass; a random quality per image when ``quality`` is None."""
-        if quality is None:
-            quality = torch.randint(self.num_qualities, (x.shape[0],), device=x.device)
-        offset = self.position_offset[quality][:, :, None, None]
-        y_hat, likelihoods = self.hyper(self.encode_latents(x, quality), offset)
-        return {"x_hat": self.decode_latents(y_hat, quality), "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
 
     def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
         """Scaled latents ``y`` (before quantization); ``quality`` holds 0-based indexes per image."""
@@ -99,28 +72,15 @@ class HyperpriorModel(nn.Module):
         """Float synthesis of scaled latents (training and encoder-side refinement)."""
         return self.g_s(y_hat / self._gain(quality))
 
-    def aux_loss(self) -> Tensor:
-        return self.hyper.aux_loss()
-
     @torch.no_grad()
     def update(self) -> None:
         """Freeze every decoder-side number: tables, the fixed-point h_s, offsets, inverse gains."""
-        self.hyper.update()
+        super().update()
         self.inverse_gain.copy_(torch.exp(-self.log_gain).half().float())  # as shipped (fp16)
-        self.position_offset_fx.copy_(to_fixed(self.position_offset, self.hyper.frac_bits).to(torch.int32))
 
     def restore_float(self) -> None:
         """Float h_s from the shipped fixed-point one (exported weights omit it)."""
         self.hyper.restore_float()
-
-    def _offset_fx(self, quality: int) -> Tensor:
-        return self.position_offset_fx[quality].double()[None, :, None, None]
-
-    @torch.no_grad()
-    def compress(self, y: Tensor, quality: int, encoder: Encoder) -> Tensor:
-        """Queue latents ``y`` (of one image, from :meth:`encode_latents` or a refinement) on
-        ``encoder``; returns the exact fixed-point y_hat."""
-        return self.hyper.compress(y, encoder, self._offset_fx(quality))
 
     @torch.no_grad()
     def decompress(self, decoder: Decoder, quality: int, height: int, width: int) -> np.ndarray:

@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from neurocodec.codecs.latent_codecs import FixedPointNet, HyperpriorLatentCodec, requantize, to_fixed
-from neurocodec.entropy import Decoder, Encoder
+from neurocodec.codecs.variable_rate import VariableRateHyperprior, conv, deconv
+from neurocodec.entropy import Decoder
 
 PATCH = 16
 LATENT = 3 * PATCH * PATCH  # a complete (invertible) transform of each 16x16 RGB patch
@@ -62,19 +63,11 @@ def jpeg_like_transforms() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(forward, dtype=torch.float32), torch.tensor(inverse, dtype=torch.float32)
 
 
-def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, k, stride, padding=k // 2)
-
-
-def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
-    return nn.ConvTranspose2d(cin, cout, k, stride, padding=k // 2, output_padding=stride - 1)
-
-
-class JpegLikeModel(nn.Module):
+class JpegLikeModel(VariableRateHyperprior):
     """Variable-rate JPEG-like shallow codec; ``x`` in [0, 1], NCHW, sides multiple of 64."""
 
     def __init__(self, refine: tuple[int, ...] = (64, 128, 192), hyper: int = 192, z_channels: int = 128):
-        super().__init__()
+        super().__init__(LAMBDAS, LATENT, -torch.log(torch.tensor(INITIAL_STEPS)))
         forward, inverse = jpeg_like_transforms()
         self.analysis = nn.Conv2d(3, LATENT, PATCH, PATCH)
         self.synthesis = nn.ConvTranspose2d(LATENT, 3, PATCH, PATCH)
@@ -86,75 +79,43 @@ class JpegLikeModel(nn.Module):
         widths = (3,) + refine
         layers: list[nn.Module] = []
         for cin, cout in zip(widths[:-1], widths[1:]):
-            layers += [_conv(cin, cout, 5 if cin == 3 else 3, 2), nn.GELU()]
-        layers.append(_conv(widths[-1], LATENT, 3, 2))
+            layers += [conv(cin, cout, 5 if cin == 3 else 3, 2), nn.GELU()]
+        layers.append(conv(widths[-1], LATENT, 3, 2))
         nn.init.zeros_(layers[-1].weight)
         nn.init.zeros_(layers[-1].bias)
         self.refine = nn.Sequential(*layers)  # 16x down, starts at zero
-        self.log_gain = nn.Parameter(-torch.log(torch.tensor(INITIAL_STEPS)).view(-1, 1).repeat(1, LATENT))
-        self.position_offset = nn.Parameter(torch.zeros(len(LAMBDAS), LATENT))
-        self.register_buffer("lambdas", torch.tensor(LAMBDAS))
         self.register_buffer("inv_gain_fx", torch.zeros(len(LAMBDAS), LATENT, dtype=torch.int32))
-        self.register_buffer("position_offset_fx", torch.zeros(len(LAMBDAS), LATENT, dtype=torch.int32))
-        h_a = nn.Sequential(_conv(LATENT, hyper, 1), nn.GELU(), _conv(hyper, hyper, 5, 2), nn.GELU(),
-                            _conv(hyper, z_channels, 5, 2))
-        h_s = nn.Sequential(_deconv(z_channels, hyper), nn.ReLU(), _deconv(hyper, hyper), nn.ReLU(),
+        h_a = nn.Sequential(conv(LATENT, hyper, 1, 1), nn.GELU(), conv(hyper, hyper, 5, 2), nn.GELU(),
+                            conv(hyper, z_channels, 5, 2))
+        h_s = nn.Sequential(deconv(z_channels, hyper), nn.ReLU(), deconv(hyper, hyper), nn.ReLU(),
                             nn.Conv2d(hyper, 2 * LATENT, 1))
         with torch.no_grad():  # start with small scales: most DCT coefficients are near zero
             h_s[-1].bias[:LATENT].fill_(4.0)
         self.hyper = HyperpriorLatentCodec(h_a, h_s, z_channels, HYPER_DOWNSAMPLE)
         self.synthesis_exact = FixedPointNet(nn.Sequential(self.synthesis), in_bits=LATENT_BITS, out_bits=PIXEL_BITS)
 
-    @property
-    def num_qualities(self) -> int:
-        return len(LAMBDAS)
-
-    def _gain(self, quality: Tensor) -> Tensor:
-        return torch.exp(self.log_gain[quality])[:, :, None, None]
-
     def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
         """Scaled latents ``y`` (before quantization); ``quality`` holds 0-based indexes per image."""
         return (self.analysis(x - 0.5) + self.refine(x)) * self._gain(quality)
-
-    def forward(self, x: Tensor, quality: Tensor | None = None) -> dict:
-        """Training/eval pass; a random quality per image when ``quality`` is None."""
-        if quality is None:
-            quality = torch.randint(self.num_qualities, (x.shape[0],), device=x.device)
-        offset = self.position_offset[quality][:, :, None, None]
-        y_hat, likelihoods = self.hyper(self.encode_latents(x, quality), offset)
-        return {"x_hat": self.decode_latents(y_hat, quality), "likelihoods": likelihoods, "lmbda": self.lambdas[quality]}
 
     def decode_latents(self, y_hat: Tensor, quality: Tensor) -> Tensor:
         """Float synthesis of scaled latents (training and encoder-side refinement)."""
         return self.synthesis(y_hat / self._gain(quality))
 
-    def aux_loss(self) -> Tensor:
-        return self.hyper.aux_loss()
-
     @torch.no_grad()
     def update(self) -> None:
         """Freeze every exact decoder-side number: tables, fixed-point nets, inverse gains."""
-        self.hyper.update()
+        super().update()
         self.synthesis_exact.refresh(nn.Sequential(self.synthesis))
         inv_gain_fx = to_fixed(torch.exp(-self.log_gain), GAIN_BITS)
         if inv_gain_fx.max() >= 2**22:  # keeps y_hat * inv_gain (|y_hat| < 2**31) below 2**53
             raise ValueError("a quantization step of 64 or more is outside the exact decoder's range")
         self.inv_gain_fx.copy_(inv_gain_fx.to(torch.int32))
-        self.position_offset_fx.copy_(to_fixed(self.position_offset, self.hyper.frac_bits).to(torch.int32))
 
     def restore_float(self) -> None:
         """Float h_s and synthesis from the shipped fixed-point ones (exported weights omit them)."""
         self.hyper.restore_float()
         self.synthesis_exact.restore(nn.Sequential(self.synthesis))
-
-    def _offset_fx(self, quality: int) -> Tensor:
-        return self.position_offset_fx[quality].double()[None, :, None, None]
-
-    @torch.no_grad()
-    def compress(self, y: Tensor, quality: int, encoder: Encoder) -> Tensor:
-        """Queue latents ``y`` (of one image, from :meth:`encode_latents` or a refinement) on
-        ``encoder``; returns the exact fixed-point y_hat."""
-        return self.hyper.compress(y, encoder, self._offset_fx(quality))
 
     @torch.no_grad()
     def decompress(self, decoder: Decoder, quality: int, height: int, width: int) -> np.ndarray:
