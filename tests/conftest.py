@@ -57,3 +57,26 @@ def untrained_weights_file(tmp_path_factory, filename: str, model, export) -> Pa
     path = tmp_path_factory.mktemp("w") / filename
     save_file(export(model()), str(path))
     return path
+
+
+_DECODE_CHILD = """
+import json, sys
+import numpy as np, torch
+torch.set_num_threads(int(sys.argv[1]))
+import neurocodec
+options = json.loads(sys.argv[2])
+for name in sys.argv[3:]:
+    with open(name, "rb") as f:
+        np.save(name + ".npy", neurocodec.decode(f.read(), **options))
+"""
+
+
+def decode_in_fresh_process(files: list, threads: int = 1, **options) -> list[np.ndarray]:
+    """``neurocodec.decode`` of each .ncs file in a new Python process with ``threads`` torch
+    threads (``options``, e.g. ``weights=path``, are passed through)."""
+    import json
+    import subprocess
+
+    options = {k: str(v) for k, v in options.items()}
+    subprocess.run([sys.executable, "-c", _DECODE_CHILD, str(threads), json.dumps(options), *map(str, files)], check=True)
+    return [np.load(f"{f}.npy") for f in files]

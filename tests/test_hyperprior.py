@@ -1,14 +1,10 @@
 """bmshj2018-hyperprior and mbt2018-mean: round trips, rate estimate vs file size, determinism."""
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import torch
 
-from conftest import smooth_image, untrained_weights_file
+from conftest import decode_in_fresh_process, smooth_image, untrained_weights_file
 
 import neurocodec
 from neurocodec import training
@@ -78,18 +74,8 @@ def test_decode_in_fresh_process_one_thread_and_in_a_batch(codec_and_weights, tm
     for i, x in enumerate(images):
         (tmp_path / f"{i}.ncs").write_bytes(codec.encode(x))
     here = [codec.decode((tmp_path / f"{i}.ncs").read_bytes()) for i in range(len(images))]
-    script = textwrap.dedent(f"""
-        import numpy as np, torch
-        torch.set_num_threads(1)
-        from neurocodec.codecs.hyperprior.codec import {cls.__name__} as C
-        codec = C(quality=3, weights={str(path)!r})
-        for i in range({len(images)}):
-            data = open({str(tmp_path)!r} + f"/{{i}}.ncs", "rb").read()
-            np.save({str(tmp_path)!r} + f"/{{i}}.npy", codec.decode(data))
-    """)
-    subprocess.run([sys.executable, "-c", script], check=True)
-    for i, x_hat in enumerate(here):
-        assert np.array_equal(np.load(tmp_path / f"{i}.npy"), x_hat)
+    there = decode_in_fresh_process([tmp_path / f"{i}.ncs" for i in range(len(images))], threads=1, weights=path)
+    assert all(np.array_equal(a, b) for a, b in zip(here, there))
     # one latent alone vs stacked with another: identical pixels
     model = codec.model
     y = torch.randint(-20, 20, (2, 192, 4, 6)).double() * 2.0**model.hyper.frac_bits

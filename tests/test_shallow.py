@@ -1,14 +1,10 @@
 """shallow-jpeglike: exact round trips, determinism across threads/processes/batches, bad input."""
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import torch
 
-from conftest import smooth_image, untrained_weights_file
+from conftest import decode_in_fresh_process, smooth_image, untrained_weights_file
 
 import neurocodec
 from neurocodec import weights
@@ -65,18 +61,8 @@ def test_decode_in_fresh_process_one_thread_and_in_a_batch(untrained_weights, tm
         files.append(tmp_path / f"{i}.ncs")
         files[-1].write_bytes(codec.encode(x))
     here = [codec.decode(f.read_bytes()) for f in files]
-    script = textwrap.dedent(f"""
-        import numpy as np, torch
-        torch.set_num_threads(1)
-        from neurocodec.codecs.shallow.codec import ShallowJpegLike
-        codec = ShallowJpegLike(weights={str(untrained_weights)!r})
-        for i in range({len(files)}):
-            data = open({str(tmp_path)!r} + f"/{{i}}.ncs", "rb").read()
-            np.save({str(tmp_path)!r} + f"/{{i}}.npy", codec.decode(data))
-    """)
-    subprocess.run([sys.executable, "-c", script], check=True)
-    for i, x_hat in enumerate(here):
-        assert np.array_equal(np.load(tmp_path / f"{i}.npy"), x_hat)
+    there = decode_in_fresh_process(files, threads=1, weights=untrained_weights)
+    assert all(np.array_equal(a, b) for a, b in zip(here, there))
     # one latent alone vs stacked with another: the exact decoder gives identical pixels
     model = codec.model
     y = torch.randint(-30, 30, (2, 768, 4, 4)).double() * 2.0**model.hyper.frac_bits
