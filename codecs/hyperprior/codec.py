@@ -12,15 +12,15 @@ from neurocodec.errors import NeurocodecError
 from neurocodec.registry import register
 from neurocodec.training import AUX_SUFFIX, Recipe
 
-from .model import LAMBDAS, STRIDE, HyperpriorModel
+from .model import LAMBDAS, STRIDE, HyperpriorModel, mean_scale_hyperprior, scale_hyperprior
 
 
 def build_scale() -> HyperpriorModel:
-    return HyperpriorModel(means=False)
+    return scale_hyperprior(N=128, M=192)
 
 
 def build_mean_scale() -> HyperpriorModel:
-    return HyperpriorModel(means=True)
+    return mean_scale_hyperprior(N=128, M=192)
 
 
 def _param_groups(model: HyperpriorModel, lr: float) -> list[dict]:

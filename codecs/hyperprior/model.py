@@ -41,27 +41,13 @@ class Abs(nn.Module):
 
 
 class HyperpriorModel(VariableRateHyperprior):
-    """Variable-rate hyperprior codec model; ``x`` in [0, 1], NCHW, sides multiple of 64.
+    """Variable-rate codec model: analysis ``g_a``, float synthesis ``g_s`` and a hyperprior for
+    ``M``-channel latents at 1/16 resolution; ``x`` in [0, 1], NCHW, sides multiple of 64.
+    :func:`scale_hyperprior` and :func:`mean_scale_hyperprior` build the papers' models."""
 
-    ``means=False`` is the scale hyperprior (h_a sees ``|y|``, means are 0), ``means=True`` the
-    mean-scale hyperprior (h_s predicts scales and means).
-    """
-
-    def __init__(self, N: int = 128, M: int = 192, means: bool = True):
+    def __init__(self, g_a: nn.Module, g_s: nn.Module, hyper: HyperpriorLatentCodec, M: int):
         super().__init__(LAMBDAS, M, 0.5 * torch.log(torch.tensor(LAMBDAS) / LAMBDAS[len(LAMBDAS) // 2]))
-        self.g_a = nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
-        self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
-                                 deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
-        if means:
-            h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, N))
-            h_s = nn.Sequential(deconv(N, M), nn.ReLU(), deconv(M, M * 3 // 2), nn.ReLU(),
-                                conv(M * 3 // 2, 2 * M, 3, 1))
-        else:
-            h_a = nn.Sequential(Abs(), conv(M, N, 3, 1), nn.ReLU(), conv(N, N), nn.ReLU(), conv(N, N))
-            h_s = nn.Sequential(deconv(N, N), nn.ReLU(), deconv(N, N), nn.ReLU(), conv(N, M, 3, 1))
-        with torch.no_grad():  # start with scales about 1 (positions ~ 19 on the 0.11 * 1.13**t grid)
-            h_s[-1].bias[:M].fill_(19.0)
-        self.hyper = HyperpriorLatentCodec(h_a, h_s, N, HYPER_DOWNSAMPLE, means=means)
+        self.g_a, self.g_s, self.hyper = g_a, g_s, hyper
         self.register_buffer("inverse_gain", torch.ones(len(LAMBDAS), M))  # decoding multiplies, no exp
 
     def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
@@ -96,3 +82,36 @@ class HyperpriorModel(VariableRateHyperprior):
         x_hat = self.g_s(y_hat.contiguous(memory_format=torch.channels_last))
         pixels = torch.round(x_hat.clamp(0, 1) * 255).to(torch.uint8)
         return pixels.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def gdn_analysis(N: int, M: int) -> nn.Sequential:
+    """Four 5x5 stride-2 convs with GDN between them: 16x down."""
+    return nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+
+
+def gdn_synthesis(N: int, M: int) -> nn.Sequential:
+    """Four 5x5 stride-2 transposed convs with IGDN between them: 16x up."""
+    return nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                         deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
+
+
+def hyperprior(h_a: nn.Module, h_s: nn.Sequential, z_channels: int, M: int, means: bool) -> HyperpriorLatentCodec:
+    """The hyperprior for M-channel latents; h_s starts at scales about 1 (positions ~ 19 on the
+    0.11 * 1.13**t grid)."""
+    with torch.no_grad():
+        h_s[-1].bias[:M].fill_(19.0)
+    return HyperpriorLatentCodec(h_a, h_s, z_channels, HYPER_DOWNSAMPLE, means=means)
+
+
+def scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
+    """Balle et al. 2018: h_a sees ``|y|``, h_s predicts scales, means are 0."""
+    h_a = nn.Sequential(Abs(), conv(M, N, 3, 1), nn.ReLU(), conv(N, N), nn.ReLU(), conv(N, N))
+    h_s = nn.Sequential(deconv(N, N), nn.ReLU(), deconv(N, N), nn.ReLU(), conv(N, M, 3, 1))
+    return HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, False), M)
+
+
+def mean_scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
+    """Minnen et al. 2018 (without the autoregressive context): h_s predicts scales and means."""
+    h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, N))
+    h_s = nn.Sequential(deconv(N, M), nn.ReLU(), deconv(M, M * 3 // 2), nn.ReLU(), conv(M * 3 // 2, 2 * M, 3, 1))
+    return HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, True), M)
