@@ -1,4 +1,5 @@
-"""bmshj2018-hyperprior and mbt2018-mean: round trips, rate estimate vs file size, determinism."""
+"""Codecs on HyperpriorModel (bmshj2018-hyperprior, mbt2018-mean, shallow-2layer): round trips,
+rate estimate vs file size, determinism."""
 
 import numpy as np
 import pytest
@@ -9,11 +10,12 @@ from conftest import decode_in_fresh_process, smooth_image, untrained_weights_fi
 import neurocodec
 from neurocodec import training
 from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior, ScaleHyperprior
+from neurocodec.codecs.shallow.codec import ShallowTwoLayer
 from neurocodec.container import Container, overhead, pack, unpack
 from neurocodec.entropy import Encoder
 from neurocodec.registry import codec_for
 
-CODECS = {"mbt2018-mean": MeanScaleHyperprior, "bmshj2018-hyperprior": ScaleHyperprior}
+CODECS = {"mbt2018-mean": MeanScaleHyperprior, "bmshj2018-hyperprior": ScaleHyperprior, "shallow-2layer": ShallowTwoLayer}
 
 
 @pytest.fixture(scope="module", params=sorted(CODECS))
@@ -77,7 +79,7 @@ def test_decode_in_fresh_process_one_thread_and_in_a_batch(codec_and_weights, tm
     assert all(np.array_equal(a, b) for a, b in zip(here, there))
     # one latent alone vs stacked with another: identical pixels
     model = codec.model
-    y = torch.randint(-20, 20, (2, 192, 4, 6)).double() * 2.0**model.hyper.frac_bits
+    y = torch.randint(-20, 20, (2, model.log_gain.shape[1], 4, 6)).double() * 2.0**model.hyper.frac_bits
     batch = model.synthesize(y, 2)
     assert all(np.array_equal(batch[i], model.synthesize(y[i:i + 1], 2)[0]) for i in range(2))
 

@@ -83,7 +83,7 @@ def test_cli_parser_and_recipe_lookup():
     assert recipe.steps > 0 and recipe.crop % 64 == 0
 
 
-@pytest.mark.parametrize("codec", ["mbt2018-mean", "bmshj2018-hyperprior", "shallow-jpeglike"])
+@pytest.mark.parametrize("codec", ["mbt2018-mean", "bmshj2018-hyperprior", "shallow-jpeglike", "shallow-2layer"])
 def test_image_codec_recipes_train_a_step(codec, image_folder, tmp_path):
     """Each learned image codec's own recipe runs through the loop (tiny crops, one step)."""
     torch.set_num_threads(1)

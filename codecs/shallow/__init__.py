@@ -1,5 +1,5 @@
-"""Shallow-decoder image codecs (Yang & Mandt 2023): ``shallow-jpeglike``."""
+"""Shallow-decoder image codecs (Yang & Mandt 2023): ``shallow-jpeglike`` and ``shallow-2layer``."""
 
-from .codec import ShallowJpegLike
+from .codec import ShallowJpegLike, ShallowTwoLayer
 
-__all__ = ["ShallowJpegLike"]
+__all__ = ["ShallowJpegLike", "ShallowTwoLayer"]

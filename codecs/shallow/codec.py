@@ -1,8 +1,9 @@
-"""``shallow-jpeglike``: the registered codec, its shipped weights and its training recipe.
+"""``shallow-jpeglike`` (id 4) and ``shallow-2layer`` (id 3): the registered codecs and recipes.
 
-One variable-rate model serves qualities 1..7 (one weights file, one manifest row per quality);
-the file handling is :class:`~neurocodec.codecs.learned_image.LearnedImageCodec`'s. Images are
-padded (edge replication) to a multiple of 64 and cropped back after decoding.
+One variable-rate model per codec serves qualities 1..7 (one weights file, one manifest row per
+quality); the file handling is :class:`~neurocodec.codecs.learned_image.LearnedImageCodec`'s.
+Images are padded (edge replication) to a multiple of 64 and cropped back after decoding.
+``shallow-2layer`` shares ``mbt2018-mean``'s codec plumbing and recipe (no weights shipped yet).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from neurocodec.errors import NeurocodecError
 from neurocodec.registry import register
 from neurocodec.training import AUX_SUFFIX, Recipe
 
-from .model import LAMBDAS, STRIDE, JpegLikeModel
+from neurocodec.codecs.hyperprior.codec import HyperpriorCodec
+
+from .model import LAMBDAS, STRIDE, JpegLikeModel, two_layer_model
 
 WEIGHTS_FILE = "shallow-jpeglike.safetensors"
 HYPER_CHANNELS = 128
@@ -52,3 +55,13 @@ class ShallowJpegLike(LearnedImageCodec):
         if lmbda is not None:
             raise NeurocodecError(f"{cls.name} is variable-rate: its lambdas are fixed, drop --lmbda")
         return Recipe(build=build_model, param_groups=_param_groups, steps=2400, lr=3e-4, batch=8, crop=192)
+
+
+@register
+class ShallowTwoLayer(HyperpriorCodec):
+    """Heavy encoder, two-layer synthesis (Yang & Mandt 2023), mean-scale hyperprior."""
+
+    name = "shallow-2layer"
+    codec_id = 3
+    description = "shallow decoder: two transposed convs (k13 s8 + IGDN, k5 s2), mean-scale hyperprior"
+    build_model = staticmethod(two_layer_model)

@@ -15,14 +15,20 @@ starts as JPEG does, which is what lets it learn on a CPU in minutes:
 
 Decoding is exact: :meth:`JpegLikeModel.decode_exact` runs the hyper-synthesis, the inverse
 gains and the synthesis in fixed point (see :mod:`neurocodec.codecs.latent_codecs`).
+
+:func:`two_layer_model` is the "two-layer" codec: the same variable-rate mean-scale hyperprior
+machinery as ``mbt2018-mean`` (:class:`~neurocodec.codecs.hyperprior.model.HyperpriorModel`;
+exact tables, float32 synthesis) with :class:`TwoLayerSynthesis` as the decoder.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from compressai.layers import GDN
 from torch import Tensor, nn
 
+from neurocodec.codecs.hyperprior.model import HyperpriorModel, gdn_analysis, hyperprior
 from neurocodec.codecs.latent_codecs import FixedPointNet, HyperpriorLatentCodec, requantize, to_fixed
 from neurocodec.codecs.variable_rate import VariableRateHyperprior, conv, deconv
 from neurocodec.entropy import Decoder
@@ -131,3 +137,26 @@ class JpegLikeModel(VariableRateHyperprior):
         pixels = torch.floor((out * 255.0 + 2.0 ** (PIXEL_BITS - 1)) * 2.0**-PIXEL_BITS).clamp_(0, 255)
         return pixels.to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
+
+
+class TwoLayerSynthesis(nn.Module):
+    """Yang & Mandt's two-layer synthesis: ``ConvT(M->hidden, k13, s8)`` with IGDN in parallel
+    with a linear residual ``ConvT(M->hidden, k13, s8)``, then ``ConvT(hidden->3, k5, s2)``."""
+
+    def __init__(self, M: int = 320, hidden: int = 12):
+        super().__init__()
+        self.up, self.residual = deconv(M, hidden, 13, 8), deconv(M, hidden, 13, 8)
+        self.igdn = GDN(hidden, inverse=True)
+        self.out = deconv(hidden, 3, 5, 2)
+
+    def forward(self, y: Tensor) -> Tensor:
+        return self.out(self.igdn(self.up(y)) + self.residual(y))
+
+
+def two_layer_model(N: int = 192, M: int = 320, z_channels: int = 128) -> HyperpriorModel:
+    """The two-layer shallow codec: a GDN analysis wider than mbt2018-mean's (N=192), the
+    two-layer synthesis, and a mean-scale hyperprior with a light hyper-synthesis (its last
+    layer 1x1), so the whole decoder stays at a fraction of mbt2018-mean's MACs."""
+    h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, z_channels))
+    h_s = nn.Sequential(deconv(z_channels, 192), nn.ReLU(), deconv(192, 256), nn.ReLU(), conv(256, 2 * M, 1, 1))
+    return HyperpriorModel(gdn_analysis(N, M), TwoLayerSynthesis(M), hyperprior(h_a, h_s, z_channels, M, True), M)

@@ -1,14 +1,14 @@
-"""Decoder cost of shallow-jpeglike next to our mbt2018-mean: MACs per pixel and decode time.
+"""Decoder cost of the shallow codecs next to our mbt2018-mean: MACs per pixel and decode time.
 
     python results/shallow/complexity.py --images 6 --threads 2   # writes complexity.json
 
 MACs (:func:`neurocodec.bench.complexity.macs`, at Kodak's 768x512) count the float modules
 the decoders run or mirror layer for layer: the synthesis alone, and the whole decode
 (hyper-synthesis + synthesis; entropy decoding is not counted). Wall time: whole
-``codec.decode`` of real Kodak files (entropy decoding included), both codecs interleaved per
+``codec.decode`` of real Kodak files (entropy decoding included), the codecs interleaved per
 image in one run, median over images. shallow-jpeglike uses its shipped weights; mbt2018-mean
-has none shipped yet, so it runs seeded untrained weights (at quality 4: the same networks, a
-similar number of symbols; its time hardly depends on training).
+and shallow-2layer have none shipped yet, so they run seeded untrained weights (at quality 4:
+the same networks; their time hardly depends on training).
 """
 
 from __future__ import annotations
@@ -28,35 +28,42 @@ from safetensors.torch import save_file
 from neurocodec.bench.complexity import macs
 from neurocodec.bench.report import machine_info
 from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior
-from neurocodec.codecs.shallow.codec import ShallowJpegLike
-from neurocodec.codecs.shallow.model import LATENT, PATCH
+from neurocodec.codecs.shallow.codec import ShallowJpegLike, ShallowTwoLayer
 
 KODAK = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kodak"
 
 
 def counted(height: int = 512, width: int = 768) -> dict:
-    """MACs per pixel of both decoders at ``width`` x ``height``."""
+    """MACs per pixel of the decoders at ``width`` x ``height``."""
     pixels = height * width
-    shallow, mbt = ShallowJpegLike.build_model().eval(), MeanScaleHyperprior.build_model().eval()
-    y_shallow = torch.zeros(1, LATENT, height // PATCH, width // PATCH)
-    y_mbt = torch.zeros(1, mbt.log_gain.shape[1], height // 16, width // 16)
+    jpeglike, mbt, two = (c.build_model().eval() for c in (ShallowJpegLike, MeanScaleHyperprior, ShallowTwoLayer))
     z = torch.zeros(1, 128, height // 64, width // 64)
+
+    def latents(model) -> torch.Tensor:
+        return torch.zeros(1, model.log_gain.shape[1], height // 16, width // 16)
+
+    parts = {"shallow-jpeglike": (jpeglike.synthesis, jpeglike.hyper.h_s), "mbt2018-mean": (mbt.g_s, mbt.hyper.h_s),
+             "shallow-2layer": (two.g_s, two.hyper.h_s)}
+    models = {"shallow-jpeglike": jpeglike, "mbt2018-mean": mbt, "shallow-2layer": two}
     out = {}
-    for name, synthesis, hyper in (("shallow-jpeglike", macs(shallow.synthesis, y_shallow), macs(shallow.hyper.h_s, z)),
-                                   ("mbt2018-mean", macs(mbt.g_s, y_mbt), macs(mbt.hyper.h_s, z))):
-        out[name] = {"synthesis_macs_per_pixel": synthesis / pixels, "hyper_synthesis_macs_per_pixel": hyper / pixels,
-                     "decoder_macs_per_pixel": (synthesis + hyper) / pixels}
-    ratio = out["shallow-jpeglike"]["decoder_macs_per_pixel"] / out["mbt2018-mean"]["decoder_macs_per_pixel"]
-    out["shallow-jpeglike"]["decoder_macs_vs_mbt2018_mean"] = ratio
+    for name, (synthesis, h_s) in parts.items():
+        s, h = macs(synthesis, latents(models[name])), macs(h_s, z)
+        out[name] = {"synthesis_macs_per_pixel": s / pixels, "hyper_synthesis_macs_per_pixel": h / pixels,
+                     "decoder_macs_per_pixel": (s + h) / pixels}
+    for name in ("shallow-jpeglike", "shallow-2layer"):
+        out[name]["decoder_macs_vs_mbt2018_mean"] = (out[name]["decoder_macs_per_pixel"]
+                                                     / out["mbt2018-mean"]["decoder_macs_per_pixel"])
     return out
 
 
 def timed(images: int) -> dict:
-    """Median decode seconds per Kodak image of both codecs, interleaved."""
-    torch.manual_seed(0)
-    path = Path(tempfile.mkdtemp()) / "mbt2018-mean.safetensors"
-    save_file(MeanScaleHyperprior.export_state(MeanScaleHyperprior.build_model()), str(path))
-    codecs = {"shallow-jpeglike": ShallowJpegLike(quality=4), "mbt2018-mean": MeanScaleHyperprior(quality=4, weights=path)}
+    """Median decode seconds per Kodak image of the codecs, interleaved."""
+    codecs = {"shallow-jpeglike": ShallowJpegLike(quality=4)}
+    for cls in (MeanScaleHyperprior, ShallowTwoLayer):
+        torch.manual_seed(0)
+        path = Path(tempfile.mkdtemp()) / f"{cls.name}.safetensors"
+        save_file(cls.export_state(cls.build_model()), str(path))
+        codecs[cls.name] = cls(quality=4, weights=path)
     files = sorted(KODAK.glob("kodim*.png"))[:images]
     times: dict[str, list[float]] = {name: [] for name in codecs}
     for i, f in enumerate([files[0]] + files):  # the first image twice: warm-up
@@ -69,7 +76,7 @@ def timed(images: int) -> dict:
                 times[name].append(time.perf_counter() - start)
     med = {name: statistics.median(t) for name, t in times.items()}
     return {"decode_seconds_median": med, "images": len(files),
-            "shallow_vs_mbt2018_mean_time": med["shallow-jpeglike"] / med["mbt2018-mean"]}
+            "vs_mbt2018_mean": {n: med[n] / med["mbt2018-mean"] for n in ("shallow-jpeglike", "shallow-2layer")}}
 
 
 def main() -> None:
