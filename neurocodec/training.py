@@ -142,7 +142,7 @@ def batches(dataset: RandomCrops, batch: int, start_step: int, rank: int, world:
 # --- checkpoints (safetensors + JSON, never pickle) ----------------------------------------
 def _optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict, dict]:
     sd = opt.state_dict()
-    tensors = {f"{prefix}.{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items()}
+    tensors = {f"{prefix}.{i}.{k}": v.contiguous() for i, s in sd["state"].items() for k, v in s.items()}
     return tensors, {"param_groups": sd["param_groups"]}
 
 

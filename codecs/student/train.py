@@ -1,0 +1,183 @@
+"""Two-stage training of the Entropic Student on unlabeled images, through the shared loop.
+
+Stage 1 (:func:`stage1_recipe`): feature distillation. The student (its teacher-shaped parts
+initialised from the teacher) learns to reproduce the frozen teacher's features at block 2 (the
+decoder's rebuilt features), at the split point and, through the teacher's frozen tail, at
+blocks ``DISTILL_BLOCKS``: loss = sum over depths of the MSE relative to the teacher features'
+variance + beta(quality) x bits per input pixel, with a random quality per batch.
+
+Stage 2 (:func:`stage2_recipe`, from stage 1's checkpoint): the device side (stem, encoder,
+gains, priors) is frozen and runs as at coding time (rounded latents); the server side (the
+decoder and its copies of teacher blocks 3-4) is fine-tuned by knowledge distillation,
+KL(teacher softmax || student softmax) on the logits. The teacher's tail stays unchanged, so it
+is not part of the shipped weights. No labels are used anywhere.
+
+    python -m neurocodec.codecs.student.train --data ../shared/datasets/train/bsds500
+    python -m neurocodec.codecs.student.train --export runs/entropic-student/stage2
+    python -m neurocodec.codecs.student.train --measured results/student/imagenet.json  # manifest numbers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from neurocodec import training, weights
+
+from .model import BETAS, REBUILT_BLOCK, StudentModel
+from .teacher import DISTILL_BLOCKS, SPLIT_BLOCK, load_teacher
+
+CODEC = "entropic-student"
+WEIGHTS_FILE = f"{CODEC}.safetensors"
+
+
+def relative_mse(student: Tensor, teacher: Tensor) -> Tensor:
+    """MSE divided by the teacher features' variance (so every depth weighs alike)."""
+    return (student - teacher).square().mean() / teacher.var().clamp_min(1e-6)
+
+
+class Distillation(nn.Module):
+    """Training wrapper: the student (its teacher-shaped parts initialised from the teacher) plus
+    the frozen teacher, held outside the module tree so it is neither trained nor checkpointed.
+    ``stage`` 2 freezes the device side."""
+
+    def __init__(self, stage: int):
+        super().__init__()
+        self._teacher = (load_teacher(),)
+        self.student = StudentModel()
+        self.student.init_from(self._teacher[0])
+        self.stage = stage
+        if stage == 2:
+            for part in (self.student.stem, self.student.encoder):
+                part.requires_grad_(False)
+            self.student.log_gain.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "Distillation":
+        super().train(mode)
+        if self.stage == 2:  # the device side runs as at coding time: rounded latents
+            self.student.priors.eval()
+        return self
+
+    def forward(self, x: Tensor) -> dict:
+        teacher = self._teacher[0]
+        quality = int(torch.randint(self.student.num_qualities, ()))
+        with torch.no_grad():
+            t_rebuilt, t_split = teacher.head_taps(x, (REBUILT_BLOCK, SPLIT_BLOCK - 1))
+        s_rebuilt, s_split, likelihoods = self.student(x, quality)
+        bpp = -torch.log2(likelihoods).flatten(1).sum(1).mean() / (x.shape[2] * x.shape[3])
+        out = {"split": (s_split, t_split), "bpp": bpp, "beta": BETAS[quality]}
+        if self.stage == 1:
+            with torch.no_grad():
+                t_taps = teacher.blocks(t_split, DISTILL_BLOCKS)
+            out["taps"] = [(s_rebuilt, t_rebuilt)] + list(zip(teacher.blocks(s_split, DISTILL_BLOCKS), t_taps))
+        else:
+            with torch.no_grad():
+                t_logits = teacher.tail(t_split)
+            out["logits"] = (teacher.tail(s_split), t_logits)
+        return out
+
+    def aux_loss(self) -> Tensor:
+        return self.student.aux_loss()
+
+
+def stage1_loss(x: Tensor, out: dict) -> training.Losses:
+    split = relative_mse(*out["split"])
+    distortion = split + sum(relative_mse(s, t) for s, t in out["taps"])
+    return training.Losses(distortion + out["beta"] * out["bpp"], out["bpp"], split)
+
+
+def stage2_loss(x: Tensor, out: dict) -> training.Losses:
+    s_logits, t_logits = out["logits"]
+    kd = F.kl_div(F.log_softmax(s_logits, 1), F.log_softmax(t_logits, 1), log_target=True, reduction="batchmean")
+    return training.Losses(kd, out["bpp"].detach(), relative_mse(*out["split"]).detach())
+
+
+def _fast_gains(model: Distillation, lr: float) -> list[dict]:
+    """The per-quality gains (quantization steps) learn 10x faster than the networks."""
+    gain = model.student.log_gain
+    rest = [p for n, p in model.named_parameters() if p is not gain and not n.endswith(training.AUX_SUFFIX)]
+    return [{"params": rest, "lr": lr}, {"params": [gain], "lr": 10 * lr}]
+
+
+def stage1_recipe() -> training.Recipe:
+    return training.Recipe(build=lambda: Distillation(1), loss=stage1_loss, param_groups=_fast_gains,
+                           steps=2000, lr=2e-3, batch=16, crop=128)
+
+
+def stage2_recipe() -> training.Recipe:
+    return training.Recipe(build=lambda: Distillation(2), loss=stage2_loss, steps=250, lr=3e-4, batch=16, crop=128)
+
+
+def export(checkpoint: str | Path, path: str | Path) -> dict[str, Tensor]:
+    """The student's coding weights from a training checkpoint: floats as fp16, tables as ints."""
+    from safetensors.torch import load_file, save_file
+
+    from neurocodec.codecs.learned_image import export_state
+
+    model = StudentModel()
+    state = load_file(str(Path(checkpoint) / "model.safetensors"))
+    model.load_state_dict({k.removeprefix("student."): v for k, v in state.items()})
+    tensors = export_state(model, ())
+    save_file(tensors, str(path))
+    return tensors
+
+
+def trained_steps(checkpoint: Path) -> int:
+    """Steps of a checkpoint plus those of the checkpoints it was initialised from (``--init``)."""
+    state = json.loads((checkpoint / "state.json").read_text())
+    init = state["config"].get("init")
+    return state["step"] + (trained_steps(Path(init)) if init else 0)
+
+
+def record_weights(path: Path, checkpoint: Path, measured: dict[int, dict]) -> None:
+    """Manifest rows (one per quality) for the exported file ``path``, trained up to ``checkpoint``."""
+    sha = weights.sha256_file(path)
+    for q in range(1, len(BETAS) + 1):
+        weights.record(weights.WeightsEntry(
+            codec=CODEC, quality=q, file=path.name, sha256=sha, data="BSDS500 (500 images, unlabeled)",
+            steps=trained_steps(checkpoint), device="cpu", measured=measured.get(q, {}),
+            notes="stage 1 feature distillation + stage 2 KD of the server side, batch 16 of 128x128 crops; "
+                  "measured: imagenet_1k, 1000 224x224 centre crops (results/student)"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", nargs="+", help="image folders (unlabeled)")
+    p.add_argument("--out", default=f"runs/{CODEC}")
+    p.add_argument("--steps", type=int, nargs=2, metavar=("STAGE1", "STAGE2"))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start stage 1 from this checkpoint's weights")
+    p.add_argument("--export", metavar="CHECKPOINT", help="export this checkpoint to the shipped weights")
+    p.add_argument("--measured", help="bench_imagenet.py JSON: its per-quality numbers go in the manifest rows")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    path = weights.weights_dir() / WEIGHTS_FILE
+    if args.export:
+        export(args.export, path)
+        print(f"exported {path} ({path.stat().st_size} bytes)")
+    if args.export or args.measured:
+        measured = {}
+        if args.measured:
+            rows = json.loads(Path(args.measured).read_text())["student"]
+            measured = {r["quality"]: {k: r[k] for k in ("top1", "top5", "bytes_per_image")} for r in rows}
+        record_weights(path, out / "stage2", measured)
+        return
+    if not args.data:
+        p.error("--data is required for training")
+    for stage, recipe in ((1, stage1_recipe()), (2, stage2_recipe())):
+        steps = args.steps[stage - 1] if args.steps else recipe.steps
+        config = training.TrainConfig(data=args.data, out=str(out / f"stage{stage}"), steps=steps, lr=recipe.lr,
+                                      batch=recipe.batch, crop=recipe.crop, checkpoint_every=50,
+                                      init=str(out / "stage1") if stage == 2 else args.init)
+        training.train(recipe, config, resume=args.resume)
+
+
+if __name__ == "__main__":
+    main()
