@@ -41,3 +41,16 @@ def test_refined_files_are_repeatable_and_decode(weights_path):
     assert x_hat.shape == x.shape
     with pytest.raises(neurocodec.NeurocodecError):
         ShallowJpegLike(quality=3, weights=weights_path, effort=-1)
+
+
+def test_cli_effort_option(tmp_path, capsys):
+    from neurocodec import media
+    from neurocodec.cli.main import main
+
+    src = tmp_path / "x.png"
+    media.write_image(src, smooth_image(64, 64, seed=7))
+    assert main(["encode", str(src), "-o", str(tmp_path / "x.ncs"), "--codec", "shallow-jpeglike", "--effort", "3"]) == 0
+    assert main(["decode", str(tmp_path / "x.ncs"), "-o", str(tmp_path / "y.png")]) == 0
+    capsys.readouterr()
+    assert main(["encode", str(src), "-o", str(tmp_path / "z.ncs"), "--codec", "pc-lossless", "--effort", "3"]) == 2
+    assert "takes no --effort" in capsys.readouterr().err

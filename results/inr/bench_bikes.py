@@ -1,0 +1,93 @@
+"""RD benchmark of the INR codecs on bikes.mp4 next to x264 and x265 (preset medium), same frames,
+same run, same measurement (neurocodec.bench.video's per-clip measure: bpp from the whole file,
+PSNR-Y on yuv420p and PSNR-RGB, means of per-frame PSNR; encoding fps = frames / fitting time).
+
+Writes into results/inr/: the bench report (JSON per codec in CompressAI's shape, CSV, PNG,
+summary.txt) and inr_details.json/csv (fitting time and epochs, PSNR of the float model,
+weight and embedding sizes: entropy-coded vs 8-bit raw vs Huffman).
+
+    python results/inr/bench_bikes.py --minutes 9 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from neurocodec import load
+from neurocodec.bench.classical import BenchCodec
+from neurocodec.bench.report import prepare_out_dir, summarize, sweep, write_report
+from neurocodec.bench.video import LAYOUT, VIDEO_CODECS, _measure, prepare_clip
+
+HERE = Path(__file__).resolve().parent
+BIKES = HERE.parents[1].parent / "shared" / "datasets" / "video" / "bikes.mp4"
+DETAILS: list[dict] = []
+
+
+class INRCoder:
+    """The bench's coder contract over an INR codec: encode(path) -> bytes, decode(bytes) -> frames."""
+
+    def __init__(self, name: str, bpp: float, minutes: float):
+        self.name, self.bpp = name, bpp
+        self.codec = load(name, bpp=bpp, minutes=minutes)
+
+    def encode(self, path) -> bytes:
+        start = time.perf_counter()
+        data = self.codec.encode(path)
+        fitted = self.codec.fitted
+        DETAILS.append({"codec": self.name, "target_bpp": self.bpp, "bytes": len(data),
+                        "encode_seconds": time.perf_counter() - start, "fit_seconds": fitted.report.seconds,
+                        "epochs": fitted.report.history[-1][0] if fitted.report.history else 0.0,
+                        "seconds_per_epoch": fitted.report.history[-1][1] / fitted.report.history[-1][0],
+                        "psnr_float_fit": fitted.report.psnr, "history": fitted.report.history, **fitted.sizes})
+        return data
+
+    def decode(self, data: bytes):
+        return self.codec.decode(data).frames
+
+
+def inr_bench(name: str, points: list[float], minutes: float) -> BenchCodec:
+    """Qualities are target bpp x 1000."""
+    return BenchCodec(name, f"{load(name).description}; fitted {minutes} min per point on CPU",
+                      tuple(round(b * 1000) for b in points), lambda q: INRCoder(name, q / 1000, minutes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=9.0, help="fitting budget per INR point")
+    parser.add_argument("--hnerv", default="0.005,0.01,0.02", help="HNeRV target bpp points (\"\": none)")
+    parser.add_argument("--nervpp", default="0.01,0.02", help="NeRV++ target bpp points (\"\": none)")
+    parser.add_argument("--crf", default="37,42,47,51", help="x264/x265 CRF points")
+    parser.add_argument("--frames", type=int, help="first N frames only")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    crfs = tuple(int(c) for c in args.crf.split(","))
+    codecs = [VIDEO_CODECS["x264"], VIDEO_CODECS["x265"]]
+    for name, points in (("hnerv", args.hnerv), ("nerv++", args.nervpp)):
+        if points:  # "" leaves the codec out
+            codecs.append(inr_bench(name, [float(b) for b in points.split(",")], args.minutes))
+    qualities = {"x264": crfs, "x265": crfs, **{c.name: c.qualities for c in codecs[2:]}}
+    prepare_out_dir(args.out, codecs, force=True)
+    with tempfile.TemporaryDirectory(prefix="inr-bench-") as folder:
+        clip = prepare_clip(BIKES, Path(folder) / "clip.mkv", args.frames, None)
+        rows = sweep(codecs, qualities, [(BIKES.name, clip)], _measure, unit="point")
+    summary = summarize(rows, ["bpp", "kbps", "psnr-y", "psnr-rgb", "encoding_fps", "decoding_fps"])
+    print(write_report(args.out, LAYOUT, codecs, rows, summary, "x264"))
+    (args.out / "inr_details.json").write_text(json.dumps(DETAILS, indent=1))
+    flat = [{k: v for k, v in d.items() if k != "history"} for d in DETAILS]
+    with open(args.out / "inr_details.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(flat[0]))
+        writer.writeheader()
+        writer.writerows(flat)
+
+
+if __name__ == "__main__":
+    main()
