@@ -62,7 +62,7 @@ def load_model(build: Callable[[], nn.Module], training_only: tuple[str, ...], p
 def _cached_model(cls: type[LearnedImageCodec], path: str, sha256: str, device: str = "cpu") -> nn.Module:
     if device != "cpu":
         return copy.deepcopy(_cached_model(cls, path, sha256)).to(device)
-    return load_model(cls.build_model, cls.training_only, path, sha256, cls.name)
+    return cls.load_model(path, sha256)
 
 
 class LearnedImageCodec(WeightsCodec):

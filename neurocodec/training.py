@@ -37,6 +37,8 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from .errors import NeurocodecError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 AUX_SUFFIX = "quantiles"
 
@@ -68,6 +70,12 @@ class Recipe:
     lr: float = 1e-4
     batch: int = 8
     crop: int = 256
+
+
+def refuse_lmbda(codec: str, lmbda: float | None) -> None:
+    """For variable-rate recipes, whose lambdas are a fixed per-quality ladder: ``--lmbda`` is an error."""
+    if lmbda is not None:
+        raise NeurocodecError(f"{codec} is variable-rate: its lambdas are fixed, drop --lmbda")
 
 
 def recipe_for(codec: str, lmbda: float | None = None) -> Recipe:

@@ -8,9 +8,8 @@ padded (edge replication) to a multiple of 64 and cropped back after decoding.
 from __future__ import annotations
 
 from neurocodec.codecs.learned_image import LearnedImageCodec
-from neurocodec.errors import NeurocodecError
 from neurocodec.registry import register
-from neurocodec.training import AUX_SUFFIX, Recipe
+from neurocodec.training import AUX_SUFFIX, Recipe, refuse_lmbda
 
 from .model import LAMBDAS, STRIDE, HyperpriorModel, mean_scale_hyperprior, scale_hyperprior
 
@@ -42,8 +41,7 @@ class HyperpriorCodec(LearnedImageCodec):
     @classmethod
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are the model's fixed per-quality ladder (``LAMBDAS``)."""
-        if lmbda is not None:
-            raise NeurocodecError(f"{cls.name} is variable-rate: its lambdas are fixed, drop --lmbda")
+        refuse_lmbda(cls.name, lmbda)
         return Recipe(build=cls.build_model, param_groups=_param_groups, steps=200_000, lr=1e-4, batch=8, crop=256)
 
     def describe(self, meta, extra: tuple[int, ...]) -> dict:

@@ -8,16 +8,13 @@ Images are padded (edge replication) to a multiple of 64 and cropped back after 
 
 from __future__ import annotations
 
-from neurocodec.codecs.learned_image import LearnedImageCodec
-from neurocodec.errors import NeurocodecError
-from neurocodec.registry import register
-from neurocodec.training import AUX_SUFFIX, Recipe
-
 from neurocodec.codecs.hyperprior.codec import HyperpriorCodec
+from neurocodec.codecs.learned_image import LearnedImageCodec
+from neurocodec.registry import register
+from neurocodec.training import AUX_SUFFIX, Recipe, refuse_lmbda
 
 from .model import LAMBDAS, STRIDE, JpegLikeModel, two_layer_model
 
-WEIGHTS_FILE = "shallow-jpeglike.safetensors"
 HYPER_CHANNELS = 128
 
 
@@ -52,8 +49,7 @@ class ShallowJpegLike(LearnedImageCodec):
     @classmethod
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are the model's fixed per-quality ladder (``LAMBDAS``)."""
-        if lmbda is not None:
-            raise NeurocodecError(f"{cls.name} is variable-rate: its lambdas are fixed, drop --lmbda")
+        refuse_lmbda(cls.name, lmbda)
         return Recipe(build=build_model, param_groups=_param_groups, steps=2400, lr=3e-4, batch=8, crop=192)
 
 

@@ -31,6 +31,7 @@ from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
 from neurocodec.registry import register
+from neurocodec.training import refuse_lmbda
 
 from .model import BETAS, StudentModel
 from .teacher import load_teacher
@@ -108,8 +109,7 @@ class EntropicStudent(WeightsCodec):
         neurocodec.codecs.student.train`` runs both stages."""
         from .train import stage1_recipe
 
-        if lmbda is not None:
-            raise NeurocodecError(f"{cls.name} is variable-rate: its rate weights are fixed, drop --lmbda")
+        refuse_lmbda(cls.name, lmbda)
         return stage1_recipe()
 
     @property

@@ -33,7 +33,7 @@ from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import AudioMeta, ImageMeta
 from neurocodec.registry import register
-from neurocodec.training import AUX_SUFFIX, Recipe
+from neurocodec.training import AUX_SUFFIX, Recipe, refuse_lmbda
 
 from .model import WallocModel
 from .png_latents import decode_webp, encode_webp
@@ -147,8 +147,7 @@ class WallocRGB(WallocCodec):
     @classmethod
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are fixed per quality (``RGB_LAMBDAS``)."""
-        if lmbda is not None:
-            raise NeurocodecError(f"{cls.name} is variable-rate: its lambdas are fixed, drop --lmbda")
+        refuse_lmbda(cls.name, lmbda)
         return Recipe(build=build_rgb, param_groups=param_groups, steps=2000, lr=1e-3, batch=8, crop=128)
 
     def _padded(self, meta: ImageMeta) -> tuple[int, int]:

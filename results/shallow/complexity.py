@@ -36,20 +36,15 @@ KODAK = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kodak"
 def counted(height: int = 512, width: int = 768) -> dict:
     """MACs per pixel of the decoders at ``width`` x ``height``."""
     pixels = height * width
-    jpeglike, mbt, two = (c.build_model().eval() for c in (ShallowJpegLike, MeanScaleHyperprior, ShallowTwoLayer))
     z = torch.zeros(1, 128, height // 64, width // 64)
-
-    def latents(model) -> torch.Tensor:
-        return torch.zeros(1, model.log_gain.shape[1], height // 16, width // 16)
-
-    parts = {"shallow-jpeglike": (jpeglike.synthesis, jpeglike.hyper.h_s), "mbt2018-mean": (mbt.g_s, mbt.hyper.h_s),
-             "shallow-2layer": (two.g_s, two.hyper.h_s)}
-    models = {"shallow-jpeglike": jpeglike, "mbt2018-mean": mbt, "shallow-2layer": two}
     out = {}
-    for name, (synthesis, h_s) in parts.items():
-        s, h = macs(synthesis, latents(models[name])), macs(h_s, z)
-        out[name] = {"synthesis_macs_per_pixel": s / pixels, "hyper_synthesis_macs_per_pixel": h / pixels,
-                     "decoder_macs_per_pixel": (s + h) / pixels}
+    for cls in (ShallowJpegLike, MeanScaleHyperprior, ShallowTwoLayer):
+        model = cls.build_model().eval()
+        synthesis = model.synthesis if cls is ShallowJpegLike else model.g_s
+        y = torch.zeros(1, model.log_gain.shape[1], height // 16, width // 16)
+        s, h = macs(synthesis, y), macs(model.hyper.h_s, z)
+        out[cls.name] = {"synthesis_macs_per_pixel": s / pixels, "hyper_synthesis_macs_per_pixel": h / pixels,
+                         "decoder_macs_per_pixel": (s + h) / pixels}
     for name in ("shallow-jpeglike", "shallow-2layer"):
         out[name]["decoder_macs_vs_mbt2018_mean"] = (out[name]["decoder_macs_per_pixel"]
                                                      / out["mbt2018-mean"]["decoder_macs_per_pixel"])
