@@ -201,3 +201,27 @@ def test_two_minute_file_streams_in_bounded_memory(stereo_weights, tmp_path):
     """)
     back = media.read_audio(out)
     assert back.samples.shape == (2, rate * seconds) and back.rate == rate
+
+
+def test_pca_init_is_an_orthonormal_projection_that_beats_the_default_start(tmp_path):
+    from PIL import Image
+
+    from neurocodec.codecs.walloc.pca_init import pca_initialised, principal_components
+    from neurocodec.training import RandomCrops
+
+    for i in range(3):
+        Image.fromarray(_image(64, 80, seed=i)).save(tmp_path / f"{i}.png")
+    crops = RandomCrops(sorted(tmp_path.glob("*.png")), 32, seed=0)
+    default = build_rgb().double()
+    model = pca_initialised(build_rgb().double(), *principal_components(default, crops, 12))
+    basis = model.encoder.weight[:, :, 0, 0]  # [latent, channels]
+    torch.testing.assert_close(basis @ basis.T, torch.eye(model.latent, dtype=basis.dtype))
+    torch.testing.assert_close(model.decoder_linear.weight[:, :, 0, 0], basis.T)
+    x = torch.stack([crops[100 + i] for i in range(4)]).double() - 0.5  # crops it was not fitted on
+    packets = wavelets.forward(x, model.levels, 2)
+
+    def linear_error(m) -> float:
+        with torch.no_grad():
+            return float((m.decoder_linear(m.project(x)) - packets).square().mean())
+
+    assert linear_error(model) < 0.8 * linear_error(default)

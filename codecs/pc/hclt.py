@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .exact import SYMBOLS
+from .exact import SYMBOLS, code_weights
 from .structure import Tree
 
 
@@ -50,6 +50,19 @@ class HCLT:
         transition = torch.exp(torch.rand(d, k, k, generator=g, dtype=torch.float64))
         prior = torch.ones(k, dtype=torch.float64)
         return cls(parent, *(_normalize(t).float().to(device) for t in (prior, transition, leaves)))
+
+    def split(self, seed: int = 0, noise: float = 0.05) -> "HCLT":
+        """The same circuit with ``2 k`` latent states: each state becomes two slightly perturbed
+        copies, so the likelihood starts where this one is and EM can use the new capacity."""
+        g = torch.Generator().manual_seed(seed)
+
+        def jitter(t: torch.Tensor) -> torch.Tensor:
+            return t * (1 + noise * (2 * torch.rand(t.shape, generator=g, dtype=t.dtype) - 1)).to(t.device)
+
+        prior = jitter(self.prior.repeat_interleave(2))
+        transition = jitter(self.transition.repeat_interleave(2, 1).repeat_interleave(2, 2))
+        leaves = jitter(self.leaves.repeat_interleave(2, 1))
+        return HCLT(self.tree.parent, *(_normalize(t) for t in (prior, transition, leaves)))
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.prior, self.transition, self.leaves]
@@ -92,6 +105,13 @@ class HCLT:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"parent": torch.from_numpy(self.tree.parent), "prior": self.prior.cpu(),
                 "transition": self.transition.cpu(), "leaves": self.leaves.cpu()}
+
+    @classmethod
+    def from_codes(cls, state: dict[str, torch.Tensor], device: str = "cpu") -> "HCLT":
+        """Float model from shipped uint8 log-codes (see :mod:`.exact`; exact up to normalization)."""
+        w = torch.from_numpy(code_weights())
+        params = (_normalize(w[state[n].long()]).float().to(device) for n in ("prior", "transition", "leaves"))
+        return cls(state["parent"].long().numpy(), *params)
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor], device: str = "cpu") -> "HCLT":

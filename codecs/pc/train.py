@@ -4,8 +4,10 @@
 
 Writes ``OUT.safetensors`` (float32 checkpoint, after every epoch) and ``OUT.log.jsonl``
 (one line per epoch: train and monitor bits/dim under the float model, seconds). Resuming
-continues from the checkpoint's epoch. The shipped, exactly quantized weights come from
-:mod:`.export`.
+continues from the checkpoint's epoch; ``--init`` starts from shipped weights (or a checkpoint) instead of a
+random circuit (same tree; ``--split`` doubles its latent states). ``--shift S`` augments every epoch with random translations of up to
+``S`` pixels (zero fill), which MNIST's small training set (10k images) needs against
+overfitting. The shipped, exactly quantized weights come from :mod:`.export`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ def bits_per_dim(model: HCLT, x: np.ndarray, batch: int, device: str) -> float:
     return total / (x.size * math.log(2))
 
 
+def shifted(x: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """Each image of ``x`` [N, H, W] moved by its own random (dy, dx) in [-limit, limit]^2, zero fill."""
+    n, h, w = x.shape
+    pad = np.pad(x, ((0, 0), (limit, limit), (limit, limit)))
+    dy, dx = rng.integers(0, 2 * limit + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)[None, :]
+    cols = dx[:, None] + np.arange(w)[None, :]
+    return pad[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=sorted(datasets.DATASETS), default="mnist")
@@ -50,19 +62,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shift", type=int, default=0, help="random translations of up to this many pixels")
+    ap.add_argument("--init", type=Path, default=None, help="weights file (shipped or a checkpoint) to start from")
+    ap.add_argument("--split", action="store_true", help="with --init: double k by splitting every latent state")
     ap.add_argument("--out", type=Path, required=True, help="checkpoint path without suffix")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    x = datasets.load(args.dataset, "train", args.train_limit)
-    shape = x.shape[1:]
-    x = x.reshape(len(x), -1)
+    images = datasets.load(args.dataset, "train", args.train_limit)
+    shape = images.shape[1:]
+    x = images.reshape(len(images), -1)
     monitor = datasets.load(args.dataset, "test", args.monitor).reshape(-1, x.shape[1]) if args.monitor else None
     ckpt, log = args.out.with_suffix(".safetensors"), args.out.with_suffix(".log.jsonl")
     if ckpt.exists():
         state = load_file(str(ckpt))
         model, start = HCLT.from_state_dict(state, args.device), int(state["epoch"])
+    elif args.init:
+        init = load_file(str(args.init))
+        load = HCLT.from_codes if init["leaves"].dtype == torch.uint8 else HCLT.from_state_dict
+        model, start = load(init, args.device), 0
+        model = model.split(args.seed) if args.split else model
     else:
         model = HCLT.initial(chow_liu(x, shape), args.k, x, args.seed, args.device)
         start = 0
@@ -70,6 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     for epoch in range(start, total):
         t0 = time.time()
+        if args.shift:
+            x = shifted(images, args.shift, rng).reshape(len(images), -1)
         perm = rng.permutation(len(x)) if epoch < args.minibatch_epochs else np.arange(len(x))
         frac = epoch / max(1, args.minibatch_epochs - 1)
         step = args.step[0] + (args.step[1] - args.step[0]) * min(1.0, frac)

@@ -84,14 +84,22 @@ def _cached_model(name: str, path: str, sha256: str) -> WallocModel:
     return load_model(name, path, sha256)
 
 
-def param_groups(model: WallocModel, lr: float) -> list[dict]:
+def param_groups(model: WallocModel, lr: float, linear: float = 1.0) -> list[dict]:
     """Per-quality quantization steps learn 10x faster than the networks, the priors' densities
-    5x (they start much wider than the latents; until they fit, the rate term has no grip)."""
+    5x (they start much wider than the latents; until they fit, the rate term has no grip), and
+    the linear encoder and decoder ``linear`` times as fast (below 1 keeps a PCA start)."""
     named = [(n, p) for n, p in model.named_parameters() if not n.endswith(AUX_SUFFIX)]
     density = [p for n, p in named if TRAINING_ONLY in n]
-    rest = [p for n, p in named if p is not model.log_gain and TRAINING_ONLY not in n]
+    linear_params = [*model.encoder.parameters(), *model.decoder_linear.parameters()]
+    special = {id(p) for p in [model.log_gain, *density, *linear_params]}
+    rest = [p for _, p in named if id(p) not in special]
     return [{"params": rest, "lr": lr}, {"params": [model.log_gain], "lr": lr * 10},
-            {"params": density, "lr": lr * 5}]
+            {"params": density, "lr": lr * 5}, {"params": linear_params, "lr": lr * linear}]
+
+
+def rgb_param_groups(model: WallocModel, lr: float) -> list[dict]:
+    """``walloc-rgb`` starts from a PCA (:mod:`.pca_init`): its linear maps move 10x slower."""
+    return param_groups(model, lr, linear=0.1)
 
 
 class WallocCodec(WeightsCodec):
@@ -146,9 +154,10 @@ class WallocRGB(WallocCodec):
 
     @classmethod
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
-        """Variable rate: the lambdas are fixed per quality (``RGB_LAMBDAS``)."""
+        """Variable rate: the lambdas are fixed per quality (``RGB_LAMBDAS``). Start from a PCA:
+        ``python -m neurocodec.codecs.walloc.pca_init`` then ``--init`` (see that module)."""
         refuse_lmbda(cls.name, lmbda)
-        return Recipe(build=build_rgb, param_groups=param_groups, steps=2000, lr=1e-3, batch=8, crop=128)
+        return Recipe(build=build_rgb, param_groups=rgb_param_groups, steps=4000, lr=3e-4, batch=8, crop=128)
 
     def _padded(self, meta: ImageMeta) -> tuple[int, int]:
         s = self.model.stride
