@@ -103,9 +103,7 @@ def compare(weights: Path, files: list[Path]) -> dict:
             x = media.read_image(f)
             image = torch.from_numpy(x.transpose(2, 0, 1).copy()).double()[None] / 255 - 0.5
             encoder = Encoder()
-            codec.model.compress(image, quality - 1, encoder)
-            with torch.no_grad():
-                y = torch.round(codec.model.encode_latents(image, torch.tensor([quality - 1])))
+            y = codec.model.compress(image, quality - 1, encoder)
             sizes = {"prior": len(encoder.finish()), **lossless_sizes(y[0].numpy().astype(np.int64))}
             for k, v in sizes.items():
                 totals[k] = totals.get(k, 0) + v / len(files)
