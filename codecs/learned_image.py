@@ -13,6 +13,7 @@ extra field: 16 bytes of container overhead.
 from __future__ import annotations
 
 import copy
+import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from neurocodec import weights
@@ -96,6 +98,15 @@ class LearnedImageCodec(WeightsCodec):
     @classmethod
     def load_model(cls, path: str | Path, sha256: str | None = None) -> nn.Module:
         return load_model(cls.build_model, cls.training_only, path, sha256, cls.name)
+
+    @classmethod
+    def untrained(cls, quality: int | None = None, seed: int = 0) -> LearnedImageCodec:
+        """This codec with freshly initialised (seeded) weights written to a temporary file: for
+        timing and operation counts, which do not depend on training."""
+        torch.manual_seed(seed)
+        path = Path(tempfile.mkdtemp()) / f"{cls.name}.safetensors"
+        save_file(cls.export_state(cls.build_model()), str(path))
+        return cls(quality=quality, weights=path)
 
     @property
     def model(self) -> nn.Module:

@@ -4,10 +4,11 @@
 
 Writes ``OUT.safetensors`` (float32 checkpoint, after every epoch) and ``OUT.log.jsonl``
 (one line per epoch: train and monitor bits/dim under the float model, seconds). Resuming
-continues from the checkpoint's epoch; ``--init`` starts from shipped weights (or a checkpoint) instead of a
-random circuit (same tree; ``--split`` doubles its latent states). ``--shift S`` augments every epoch with random translations of up to
-``S`` pixels (zero fill), which MNIST's small training set (10k images) needs against
-overfitting. The shipped, exactly quantized weights come from :mod:`.export`.
+continues from the checkpoint's epoch. ``--init`` starts from shipped weights (or a checkpoint)
+instead of a random circuit (same tree; ``--split`` doubles its latent states). ``--shift S``
+augments every epoch with random translations of up to ``S`` pixels (zero fill), which MNIST's
+small training set (10k images) needs against overfitting. The shipped, exactly quantized
+weights come from :mod:`.export`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,10 +17,9 @@ import numpy as np
 import torch
 from compressai.zoo import mbt2018_mean
 from PIL import Image
-from safetensors.torch import save_file
 
 from neurocodec.bench.report import machine_info
-from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior, build_mean_scale
+from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior
 
 KODAK = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "kodak"
 
@@ -39,10 +37,8 @@ def main() -> None:
     parser.add_argument("--out", help="JSON path (default: speed_vs_compressai_<threads>threads.json here)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    ours = MeanScaleHyperprior.untrained(quality=4)
     torch.manual_seed(0)
-    weights = Path(tempfile.mkdtemp()) / "mbt2018-mean.safetensors"
-    save_file(MeanScaleHyperprior.export_state(build_mean_scale()), str(weights))
-    ours = MeanScaleHyperprior(quality=4, weights=weights)
     theirs = mbt2018_mean(quality=4, pretrained=False).eval()  # N=128, M=192
     theirs.update(force=True)
     files = sorted(KODAK.glob("kodim*.png"))[: args.images]

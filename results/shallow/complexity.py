@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 
 from neurocodec.bench.complexity import macs
 from neurocodec.bench.report import machine_info
@@ -54,11 +52,7 @@ def counted(height: int = 512, width: int = 768) -> dict:
 def timed(images: int) -> dict:
     """Median decode seconds per Kodak image of the codecs, interleaved."""
     codecs = {"shallow-jpeglike": ShallowJpegLike(quality=4)}
-    for cls in (MeanScaleHyperprior, ShallowTwoLayer):
-        torch.manual_seed(0)
-        path = Path(tempfile.mkdtemp()) / f"{cls.name}.safetensors"
-        save_file(cls.export_state(cls.build_model()), str(path))
-        codecs[cls.name] = cls(quality=4, weights=path)
+    codecs.update({cls.name: cls.untrained(quality=4) for cls in (MeanScaleHyperprior, ShallowTwoLayer)})
     files = sorted(KODAK.glob("kodim*.png"))[:images]
     times: dict[str, list[float]] = {name: [] for name in codecs}
     for i, f in enumerate([files[0]] + files):  # the first image twice: warm-up

@@ -12,18 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 
 import neurocodec
 from neurocodec.bench.report import machine_info
-from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior, build_mean_scale
+from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior
 
 KODAK = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "kodak"
 
@@ -41,11 +39,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("encode_speed.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    weights = Path(tempfile.mkdtemp()) / "mbt2018-mean.safetensors"
-    save_file(MeanScaleHyperprior.export_state(build_mean_scale()), str(weights))
     codecs = {"walloc-rgb": neurocodec.load("walloc-rgb", quality=3),
-              "mbt2018-mean": MeanScaleHyperprior(quality=4, weights=weights)}
+              "mbt2018-mean": MeanScaleHyperprior.untrained(quality=4)}
     files = sorted(KODAK.glob("kodim*.png"))[: args.images]
     times: dict[str, list[float]] = {name: [] for name in codecs}
     for i, f in enumerate([files[0]] + files):  # the first image once more as warm-up
