@@ -13,6 +13,7 @@ extra field: 16 bytes of container overhead.
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 from collections.abc import Callable
 from functools import lru_cache
@@ -101,11 +102,16 @@ class LearnedImageCodec(WeightsCodec):
 
     @classmethod
     def untrained(cls, quality: int | None = None, seed: int = 0) -> LearnedImageCodec:
-        """This codec with freshly initialised (seeded) weights written to a temporary file: for
-        timing and operation counts, which do not depend on training."""
+        """This codec with freshly initialised (seeded) weights: for timing and operation counts,
+        which do not depend on training. The weights go to one file per codec and seed in the
+        system's temp folder, rewritten on each call (atomically), so repeated runs leave no litter."""
         torch.manual_seed(seed)
-        path = Path(tempfile.mkdtemp()) / f"{cls.name}.safetensors"
-        save_file(cls.export_state(cls.build_model()), str(path))
+        folder = Path(tempfile.gettempdir()) / "neurocodec-untrained"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{cls.name}-seed{seed}.safetensors"
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        save_file(cls.export_state(cls.build_model()), str(partial))
+        os.replace(partial, path)
         return cls(quality=quality, weights=path)
 
     @property
