@@ -127,10 +127,24 @@ def test_entropy_coding_beats_raw_and_huffman_on_pruned_weights():
     enc = Encoder()
     compress.encode_group(enc, [q], 8)
     coded = len(enc.finish())
-    huffman = compress.huffman_bits(np.bincount(q.symbols.ravel() + 127)) / 8
+    huffman = compress.huffman_reference_bytes([q], 8)
     raw = q.symbols.size  # 8 bits a weight
     assert coded < 0.9 * raw
     assert coded < huffman
+    # the reference is the same side information plus a real Huffman code of the symbols
+    assert huffman > compress.huffman_bits(np.bincount(q.symbols.ravel() + 127)) / 8
+
+
+def test_tables_and_exponents_round_trip():
+    rng = np.random.default_rng(2)
+    qs = [compress.quantize(rng.normal(0, s, (12, 5, 3)) * (rng.random((12, 5, 3)) < 0.7), 6)
+          for s in (0.01, 1.0, 30.0)]
+    qs.append(compress.Quantized(np.zeros((4, 2), dtype=np.int64), np.array([-200]), -1))  # few used symbols
+    enc = Encoder()
+    compress.encode_group(enc, qs, 6)
+    back = compress.decode_group(Decoder(enc.finish()), [q.symbols.shape for q in qs], [0] * len(qs), 6)
+    for q, b in zip(qs, back):
+        assert q.axis == b.axis and np.array_equal(q.symbols, b.symbols) and np.array_equal(q.exps, b.exps)
 
 
 def test_huffman_bits_known_case():

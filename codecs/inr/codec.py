@@ -32,7 +32,7 @@ from neurocodec.errors import NeurocodecError
 from neurocodec.modality import VideoMeta
 from neurocodec.registry import register
 
-from .compress import Quantized, decode_group, encode_group, huffman_bits, quantize
+from .compress import Quantized, decode_group, encode_group, huffman_reference_bytes, quantize
 from .fit import FitReport, Schedule, fit, psnr_of, read_frames
 from .hnerv import HNeRV, HNeRVArch
 from .layers import Decoder as StageDecoder
@@ -265,7 +265,7 @@ def _sizes(group: str, qs: list[Quantized], bits: int) -> dict[str, float]:
     return {f"{group}_count": symbols.size, f"{group}_nonzero": int(np.count_nonzero(symbols)),
             f"{group}_raw8_bytes": symbols.size,  # 8 bits a value
             f"{group}_raw_bytes": symbols.size * bits / 8,
-            f"{group}_huffman_bytes": huffman_bits(np.bincount(symbols + qmax)) / 8,
+            f"{group}_huffman_bytes": huffman_reference_bytes(qs, bits),
             f"{group}_per_channel": sum(q.axis >= 0 for q in qs), f"{group}_tensors": len(qs)}
 
 

@@ -6,9 +6,9 @@ Exact: everything here after the float weights. A tensor becomes integer symbols
 ``(1 + (k & 15) / 16) * 2**(k >> 4)`` named by an integer exponent ``k`` (per tensor, or per
 output channel): dequantization is exact float arithmetic, identical on every machine.
 Symbols are coded with ANS under one categorical table per group (network or embeddings) whose
-integer frequencies travel in the stream as log-scale levels (:func:`count_levels`, each coded
-as its difference from the previous one under a fixed two-sided geometric table), so
-no probability depends on a float computed from network output.
+integer frequencies travel in the stream as log-scale levels (:func:`count_levels`): a used/unused
+flag per symbol, then each used symbol's level as its difference from the previous used one,
+under fixed tables; so no probability depends on a float computed from network output.
 """
 
 from __future__ import annotations
@@ -27,11 +27,15 @@ _MANTISSA = np.array([8, 10, 11, 13], dtype=np.int64)  # 8 * 2**(j/4), rounded
 K_LOW = -640  # smallest exponent (steps below 2**-40 are never needed)
 K_DELTA = 64  # per-channel exponents lie within 64 below the tensor's largest
 _FLAG = TableModel.categorical(np.ones(2))
+_USED = TableModel.categorical(np.array([1.0, 6.0]))  # is a symbol's count nonzero (usually yes)
 _LEVEL_STEP = TableModel.categorical(0.5 ** np.abs(np.arange(-16, 17)), offset=-16)  # level deltas
+_LEVEL_START = 32  # the first used level is coded relative to this (a count of about 2**8)
 # Fixed tables (escapes beyond): tensor exponents as differences from the previous tensor's
-# (the first from -160), per-channel exponents as their distance below the tensor's largest.
+# (the first from -160). Per-channel exponents are their distances below the tensor's largest:
+# the tensor's widest distance ``w`` (uniform over 0..63), then each distance uniform over 0..w.
 _KMAX = TableModel.categorical(0.8 ** np.abs(np.arange(-64, 65)), offset=-64)
-_KDELTA = TableModel.categorical(0.7 ** np.arange(K_DELTA))
+_KWIDTH = TableModel.categorical(np.ones(K_DELTA))
+_KDELTA = [TableModel.categorical(np.ones(w + 1)) for w in range(K_DELTA)]
 _K_START = -160
 
 
@@ -112,6 +116,23 @@ def count_levels(counts: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(counts) > 0, levels, 0)
 
 
+def encode_levels(enc: Encoder, levels: np.ndarray) -> None:
+    """Queue a table's levels: used flags, then the used levels as successive differences."""
+    used = levels[levels > 0]
+    enc.encode((levels > 0).astype(np.int64), _USED)
+    enc.encode(np.diff(used, prepend=_LEVEL_START), _LEVEL_STEP)
+
+
+def decode_levels(dec: Decoder, size: int) -> np.ndarray:
+    """Inverse of :func:`encode_levels` for a table of ``size`` symbols."""
+    used = dec.decode(_USED, count=size).astype(bool)
+    levels = np.zeros(size, dtype=np.int64)
+    levels[used] = np.cumsum(dec.decode(_LEVEL_STEP, count=int(used.sum()))) + _LEVEL_START
+    if not used.any() or levels[used].min() < 1 or levels.max() >= LEVELS:
+        raise StreamCorrupt("INR frequency table out of range")
+    return levels
+
+
 def table_model(levels: np.ndarray, qmax: int) -> TableModel:
     """The categorical over ``[-qmax, qmax]`` (plus escape) that both sides build from the levels."""
     return TableModel([quantize_pmf(level_counts(levels).astype(np.float64))], [-qmax])
@@ -121,15 +142,22 @@ def table_model(levels: np.ndarray, qmax: int) -> TableModel:
 def encode_group(enc: Encoder, tensors: list[Quantized], bits: int) -> None:
     """Queue a group of quantized tensors: axis flags, exponents, table levels, then all symbols."""
     qmax = 2 ** (bits - 1) - 1
-    enc.encode(np.array([q.axis >= 0 for q in tensors], dtype=np.int64), _FLAG)
-    enc.encode(np.diff([q.exps.max() for q in tensors], prepend=_K_START), _KMAX)
-    deltas = [q.exps.max() - q.exps for q in tensors if q.axis >= 0]
-    if deltas:
-        enc.encode(np.concatenate(deltas), _KDELTA)
+    encode_steps(enc, tensors)
     symbols = np.concatenate([q.symbols.reshape(-1) for q in tensors])
     levels = count_levels(np.bincount(symbols + qmax, minlength=2 * qmax + 1))
-    enc.encode(np.diff(levels, prepend=0), _LEVEL_STEP)
+    encode_levels(enc, levels)
     enc.encode(symbols, table_model(levels, qmax))
+
+
+def encode_steps(enc: Encoder, tensors: list[Quantized]) -> None:
+    """Queue the side information: per-channel flags and step exponents."""
+    enc.encode(np.array([q.axis >= 0 for q in tensors], dtype=np.int64), _FLAG)
+    enc.encode(np.diff([q.exps.max() for q in tensors], prepend=_K_START), _KMAX)
+    for q in tensors:
+        if q.axis >= 0:
+            deltas = q.exps.max() - q.exps
+            enc.encode(deltas.max(keepdims=True), _KWIDTH)
+            enc.encode(deltas, _KDELTA[deltas.max()])
 
 
 def decode_group(dec: Decoder, shapes: list[tuple[int, ...]], axes: list[int], bits: int) -> list[Quantized]:
@@ -137,17 +165,33 @@ def decode_group(dec: Decoder, shapes: list[tuple[int, ...]], axes: list[int], b
     qmax = 2 ** (bits - 1) - 1
     flags = dec.decode(_FLAG, count=len(shapes))
     kmax = np.cumsum(dec.decode(_KMAX, count=len(shapes))) + _K_START
-    per_channel = [i for i in range(len(shapes)) if flags[i]]
-    sizes = [shapes[i][axes[i]] for i in per_channel]
-    deltas = np.split(dec.decode(_KDELTA, count=sum(sizes)), np.cumsum(sizes)[:-1]) if per_channel else []
-    exps = {i: kmax[i] - d for i, d in zip(per_channel, deltas)}
-    levels = np.cumsum(dec.decode(_LEVEL_STEP, count=2 * qmax + 1))
-    if levels.min() < 0 or levels.max() >= LEVELS:
-        raise StreamCorrupt("INR frequency table out of range")
+    exps = {}
+    for i in np.flatnonzero(flags):
+        width = int(dec.decode(_KWIDTH, count=1)[0])
+        if not 0 <= width < K_DELTA:
+            raise StreamCorrupt("INR exponent range out of bounds")
+        exps[i] = kmax[i] - dec.decode(_KDELTA[width], count=shapes[i][axes[i]])
+    levels = decode_levels(dec, 2 * qmax + 1)
     counts = [int(np.prod(s)) for s in shapes]
     symbols = np.split(dec.decode(table_model(levels, qmax), count=sum(counts)), np.cumsum(counts)[:-1])
     return [Quantized(s.reshape(shape), exps.get(i, kmax[i:i + 1]), axes[i] if flags[i] else -1)
             for i, (s, shape) in enumerate(zip(symbols, shapes))]
+
+
+# A Huffman-coded stream must also carry its code: the reference counts a canonical code's
+# lengths at 4 bits per alphabet symbol (DEFLATE's code-length range, before its own coding).
+HUFFMAN_LENGTH_BITS = 4
+
+
+def huffman_reference_bytes(tensors: list[Quantized], bits: int) -> int:
+    """Size of the same group with its symbols Huffman-coded instead: our side information
+    (:func:`encode_steps`), the code's lengths (:data:`HUFFMAN_LENGTH_BITS` per symbol), the codes."""
+    enc = Encoder()
+    encode_steps(enc, tensors)
+    qmax = 2 ** (bits - 1) - 1
+    symbols = np.concatenate([q.symbols.reshape(-1) for q in tensors])
+    code_bits = (2 * qmax + 1) * HUFFMAN_LENGTH_BITS + huffman_bits(np.bincount(symbols + qmax))
+    return len(enc.finish()) + -(-code_bits // 8)
 
 
 def huffman_bits(counts: np.ndarray) -> int:
