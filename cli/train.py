@@ -24,7 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    p.add_argument("--init", help="start from this checkpoint folder's model weights (fine-tuning)")
+    p.add_argument("--init", help="start from these model weights (fine-tuning): a checkpoint folder, or a .safetensors "
+                   "file such as the shipped data/weights/CODEC.safetensors")
     p.set_defaults(func=run)
 
 

@@ -11,6 +11,8 @@ reject it) and found with :func:`recipe_for`:
 - an optional ``aux_loss()`` method on the model (entropy bottleneck quantiles), minimised
   with its own optimizer over the parameters named ``*quantiles``;
 - ``param_groups(model, lr)`` to give some parameters their own learning rate;
+- ``from_weights(path)`` -> a model rebuilt from a shipped weights file, for ``--init FILE``
+  when that file omits float weights the training model needs (default: load the file as is);
 - defaults for steps, learning rate, batch size and crop size.
 
 Checkpoints are ``model.safetensors`` + ``optimizer.safetensors`` + ``state.json`` (no pickle);
@@ -66,6 +68,7 @@ class Recipe:
     build: Callable[[], nn.Module]
     loss: Callable[[Tensor, dict], Losses] = rd_loss
     param_groups: Callable[[nn.Module, float], list[dict]] | None = None
+    from_weights: Callable[[Path], nn.Module] | None = None
     steps: int = 2000
     lr: float = 1e-4
     batch: int = 8
@@ -206,6 +209,16 @@ def _distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def initial_weights(recipe: Recipe, init: Path) -> dict[str, Tensor]:
+    """Model weights for ``--init``: a checkpoint folder's, or a weights file's (e.g. a shipped
+    one, through ``recipe.from_weights`` when the recipe has it)."""
+    from safetensors.torch import load_file
+
+    if init.is_file() and recipe.from_weights is not None:
+        return {k: v.float() if v.is_floating_point() else v for k, v in recipe.from_weights(init).state_dict().items()}
+    return load_file(str(init if init.is_file() else init / "model.safetensors"))
+
+
 def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
     """Train ``recipe``'s model under ``config``; returns the final JSON state."""
     from tqdm import tqdm
@@ -233,10 +246,7 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
                     if torch.is_tensor(v) and k != "step":
                         s[k] = v.to(device)
     elif config.init:
-        from safetensors.torch import load_file
-
-        init = load_file(str(Path(config.init) / "model.safetensors"), device=str(device))
-        missing, unexpected = model.load_state_dict(init, strict=False)
+        missing, unexpected = model.load_state_dict(initial_weights(recipe, Path(config.init)), strict=False)
         if unexpected:
             raise ValueError(f"--init checkpoint has weights this model lacks: {unexpected[:5]}")
         state["init_missing"] = missing  # new parts keep their initialisation

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from neurocodec import training
+from neurocodec import training, weights
 from neurocodec.cli import train as train_cli
 from neurocodec.codecs.latent_codecs import EntropyBottleneckLatentCodec
 
@@ -72,6 +72,27 @@ def test_init_fine_tunes_from_another_checkpoint(image_folder, tmp_path):
     config.init = str(tmp_path / "a")
     state = training.train(recipe, config)
     assert state["step"] == 1 and state["init_missing"] == []
+
+
+@pytest.mark.parametrize("codec", ["shallow-jpeglike", "walloc-rgb"])
+def test_init_from_a_shipped_weights_file(codec):
+    """Training can resume from the committed weights: the float model rebuilt from the shipped
+    file (the fixed-point synthesis restored to float for shallow-jpeglike) is the starting point."""
+    recipe = training.recipe_for(codec)
+    entry = next(e for e in weights.manifest() if e.codec == codec)
+    path = weights.weights_dir() / entry.file
+    init = training.initial_weights(recipe, path)
+    model = recipe.build()
+    missing, unexpected = model.load_state_dict(init, strict=False)
+    assert not unexpected
+    shipped = weights.load_state(path)
+    restored = [k for k in init if k not in shipped and k not in missing]
+    for name, value in shipped.items():
+        if value.is_floating_point() and name in init:
+            assert torch.allclose(init[name], value.float()), name
+    if codec == "shallow-jpeglike":  # the synthesis is not in the file: it comes back from the exact net
+        assert any(k.startswith("synthesis.") for k in restored)
+        assert not any(k.startswith("synthesis.") for k in missing)
 
 
 def test_cli_parser_and_recipe_lookup():

@@ -42,7 +42,8 @@ class HyperpriorCodec(LearnedImageCodec):
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are the model's fixed per-quality ladder (``LAMBDAS``)."""
         refuse_lmbda(cls.name, lmbda)
-        return Recipe(build=cls.build_model, param_groups=_param_groups, steps=200_000, lr=1e-4, batch=8, crop=256)
+        return Recipe(build=cls.build_model, param_groups=_param_groups, from_weights=cls.load_model,
+                      steps=200_000, lr=1e-4, batch=8, crop=256)
 
     def describe(self, meta, extra: tuple[int, ...]) -> dict:
         sides = [-(-side // STRIDE) * STRIDE // 16 for side in (meta.height, meta.width)]

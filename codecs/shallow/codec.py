@@ -50,7 +50,8 @@ class ShallowJpegLike(LearnedImageCodec):
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are the model's fixed per-quality ladder (``LAMBDAS``)."""
         refuse_lmbda(cls.name, lmbda)
-        return Recipe(build=build_model, param_groups=_param_groups, steps=2400, lr=3e-4, batch=8, crop=192)
+        return Recipe(build=build_model, param_groups=_param_groups, from_weights=cls.load_model,
+                      steps=2400, lr=3e-4, batch=8, crop=192)
 
 
 @register
