@@ -8,15 +8,16 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from conftest import smooth_image, untrained_weights_file
 
 import neurocodec
-from neurocodec import container, media
-from neurocodec.codecs.walloc import wavelets
-from neurocodec.codecs.walloc.codec import WallocRGB, WallocStereo, build_rgb, build_stereo, export_state
-from neurocodec.codecs.walloc.png_latents import decode_webp, encode_webp
+from neurocodec import container, media, weights
+from neurocodec.codecs.walloc import context, wavelets
+from neurocodec.codecs.walloc.codec import CONTEXT, WallocRGB, WallocStereo, build_rgb, build_stereo, export_state
 from neurocodec.codecs.walloc.train_audio import audio_loss
+from neurocodec.entropy import Decoder, Encoder
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
 from neurocodec.training import rd_loss
@@ -87,14 +88,6 @@ def test_rgb_round_trip_latents_and_describe(rgb_weights):
     assert (latents - projection).abs().mean() < 0.1  # dequantized ~ the encoder's projection
     facts = codec.describe(*ImageMeta.from_fields(parsed.fields))
     assert facts["dimensionality_reduction"] == 4.0 and facts["latent_shape"] == [1, 48, 9, 12]
-
-
-def test_webp_latents_are_lossless_and_refuse_wide_symbols():
-    symbols = np.random.default_rng(0).integers(-128, 128, (48, 5, 7))
-    assert np.array_equal(decode_webp(encode_webp(symbols), symbols.shape), symbols)
-    assert encode_webp(symbols * 2) is None
-    with pytest.raises(ValueError):
-        decode_webp(encode_webp(symbols), (48, 5, 8))
 
 
 def test_rgb_training_forward_fits_the_shared_loss():
@@ -225,3 +218,61 @@ def test_pca_init_is_an_orthonormal_projection_that_beats_the_default_start(tmp_
             return float((m.decoder_linear(m.project(x)) - packets).square().mean())
 
     assert linear_error(model) < 0.8 * linear_error(default)
+
+
+# --- spatial context model ----------------------------------------------------------------
+def _correlated_plane(c, h, w, seed, amplitude=20.0):
+    """Integer latents with spatial correlation: a smoothed random field per channel."""
+    rng = np.random.default_rng(seed)
+    field = rng.normal(0, 1, (c, h + 4, w + 4)).cumsum(1).cumsum(2)
+    field = field[:, 4:, 4:] - field[:, :-4, 4:] - field[:, 4:, :-4] + field[:, :-4, :-4]  # 4x4 box sums
+    return np.rint(field * amplitude / 4 * np.linspace(1, 0.1, c)[:, None, None]).astype(np.int64)
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 2), (2, 2, 7), (4, 5, 2), (6, 9, 13)])
+def test_context_model_round_trips_exactly(shape):
+    plane = _correlated_plane(*shape, seed=sum(shape))
+    plane[0, -1, -1] = 5000  # far outside every table: escape-coded
+    scales = np.random.default_rng(1).integers(0, context.LAPLACE.num_tables, (2, shape[0], context.BINS)).astype(np.uint8)
+    enc = Encoder()
+    context.encode(plane, scales, enc)
+    assert np.array_equal(context.decode(Decoder(enc.finish()), scales, shape), plane)
+
+
+def test_context_fit_picks_the_cheapest_tables_and_the_stream_matches_their_cost():
+    train, test = _correlated_plane(8, 24, 32, seed=0), _correlated_plane(8, 24, 32, seed=1)
+    bits = context.table_bits(64)
+    hist = context.residual_histograms(train, span=64)
+    scales = context.fit_scale_indexes(hist, bits)
+    cost = np.einsum("kcbr,tr->kcbt", hist, bits)
+    chosen = np.take_along_axis(cost, scales[..., None].astype(np.int64), -1)[..., 0]
+    assert np.all(chosen <= cost.min(-1) + 1e-6)
+    flat = np.zeros_like(scales) + np.bincount(scales.ravel()).argmax()  # one table for every context
+    sizes = []
+    for s in (scales, flat):
+        enc = Encoder()
+        context.encode(test, s, enc)
+        sizes.append(len(enc.finish()))
+    predicted = (context.residual_histograms(test, span=64) * bits[scales.astype(np.int64)]).sum() / 8
+    assert abs(sizes[0] - predicted) < 0.01 * predicted + 8
+    assert sizes[0] < sizes[1]  # per-context tables beat one table for all
+
+
+def test_fit_context_fills_every_quality(tmp_path):
+    from neurocodec.codecs.walloc import ship
+
+    for seed in range(2):
+        media.write_image(tmp_path / f"train{seed}.png", smooth_image(64, 80, seed, noise=8))
+    torch.manual_seed(0)
+    model = build_rgb().eval()
+    ship.fit_context(model, [str(tmp_path)], 2)
+    assert all(model.context_scales[q].any() for q in range(model.num_qualities))
+
+
+def test_shipped_rgb_codes_a_photo_with_the_context_model():
+    """On a real photo the fitted context model beats the factorized prior (the encoder keeps the smaller)."""
+    codec = WallocRGB(quality=3)
+    x = media.read_image(weights.weights_dir().parent / "samples" / "chelsea.png")
+    data = codec.encode(x)
+    assert container.unpack(data).fields[-1] == CONTEXT
+    assert 10 * np.log10(255**2 / np.mean((codec.decode(data).astype(float) - x) ** 2)) > 25

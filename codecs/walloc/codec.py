@@ -4,10 +4,11 @@ One variable-rate model per codec serves all its qualities (one weights file, on
 per quality); the quality travels in the file's fingerprint (16 bits of SHA-256(weights,
 quality)). Container fields after the modality's:
 
-- ``walloc-rgb``: ``coding`` (0: our factorized prior, ANS; 1: lossless WebP of
-  the tiled symbols, the original's way, see :mod:`.png_latents`). The encoder codes both and
-  keeps the smaller stream. One stream. Images are padded (edge replication) to a multiple of 8
-  and cropped back after decoding.
+- ``walloc-rgb``: ``coding`` (0: our factorized prior; 2: our spatial context model, see
+  :mod:`.context`; both ANS. 1 was lossless WebP of the tiled symbols until 2026-11-24, see
+  :mod:`.png_latents`). The encoder codes both ways and keeps the smaller stream (the context
+  model, but for latents smaller than 2x2). One stream. Images are padded (edge replication)
+  to a multiple of 8 and cropped back after decoding.
 - ``walloc-stereo``: ``log2(chunk)``. Audio is cut into chunks of ``chunk``
   samples per channel, each coded as its own stream (padded to a multiple of 64), so encoding
   and decoding stream through long files in bounded memory. Mono is coded as two equal
@@ -35,11 +36,11 @@ from neurocodec.modality import AudioMeta, ImageMeta
 from neurocodec.registry import register
 from neurocodec.training import AUX_SUFFIX, Recipe, refuse_lmbda
 
+from . import context
 from .model import WallocModel
-from .png_latents import decode_webp, encode_webp
 
 TRAINING_ONLY = ".density."  # float densities: coding uses the integer tables instead
-PRIOR, WEBP = 0, 1  # walloc-rgb's coding field
+PRIOR, CONTEXT = 0, 2  # walloc-rgb's coding field
 PCM_SCALE = 32767.0  # audio output lies on the 16-bit PCM grid, as .wav files store it
 
 # Rate-distortion trade-offs per quality, low to high rate, and initial quantization steps.
@@ -84,6 +85,13 @@ def _cached_model(name: str, path: str, sha256: str) -> WallocModel:
     return load_model(name, path, sha256)
 
 
+def rgb_input(x: np.ndarray, stride: int) -> torch.Tensor:
+    """uint8 HxWx3 pixels as the model's float64 (1, 3, H', W') input in [-0.5, 0.5], padded by
+    edge replication to multiples of ``stride``."""
+    padded = np.pad(x, ((0, -x.shape[0] % stride), (0, -x.shape[1] % stride), (0, 0)), mode="edge")
+    return torch.from_numpy(padded.transpose(2, 0, 1).copy()).double()[None] / 255 - 0.5
+
+
 def param_groups(model: WallocModel, lr: float, linear: float = 1.0) -> list[dict]:
     """Per-quality quantization steps learn 10x faster than the networks, the priors' densities
     5x (they start much wider than the latents; until they fit, the rate term has no grip), and
@@ -119,8 +127,9 @@ class WallocCodec(WeightsCodec):
     def _symbols(self, stream: bytes, extra: tuple[int, ...], shape: tuple[int, ...]) -> torch.Tensor:
         """Integer symbols (float64) of ``shape`` from one stream; exact."""
         try:
-            if self._coding(extra) == WEBP:
-                return torch.from_numpy(decode_webp(stream, shape[1:]).astype(np.float64))[None]
+            if self._coding(extra) == CONTEXT:
+                scales = self.model.context_scales[self.quality - 1].numpy()
+                return torch.from_numpy(context.decode(Decoder(stream), scales, shape[1:]).astype(np.float64))[None]
             return self.model.decompress_latents(Decoder(stream), self.quality - 1, shape)
         except (StreamCorrupt, ValueError, OSError) as exc:
             raise NeurocodecError(f"corrupt {self.name} stream: {exc}") from None
@@ -177,17 +186,20 @@ class WallocRGB(WallocCodec):
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 3:
             raise NeurocodecError(f"{self.name} encodes uint8 HxWx3 images, got {x.dtype} {x.shape}")
         meta = ImageMeta(x.shape[1], x.shape[0], 3)
-        h, w = self._padded(meta)
-        padded = np.pad(x, ((0, h - x.shape[0]), (0, w - x.shape[1]), (0, 0)), mode="edge")
-        image = torch.from_numpy(padded.transpose(2, 0, 1).copy()).double()[None] / 255 - 0.5
+        image = rgb_input(x, self.model.stride)
         encoder = Encoder()
         symbols = self.model.compress(image, self.quality - 1, encoder)
-        prior, webp = encoder.finish(), encode_webp(symbols[0].numpy().astype(np.int64))
-        coding, stream = (WEBP, webp) if webp is not None and len(webp) < len(prior) else (PRIOR, prior)
-        return meta.to_fields() + (coding,), [stream]
+        plane = symbols[0].numpy().astype(np.int64)
+        streams = {PRIOR: encoder.finish()}
+        if min(plane.shape[1:]) >= 2:
+            encoder = Encoder()
+            context.encode(plane, self.model.context_scales[self.quality - 1].numpy(), encoder)
+            streams[CONTEXT] = encoder.finish()
+        coding = min(streams, key=lambda c: len(streams[c]))
+        return meta.to_fields() + (coding,), [streams[coding]]
 
     def _coding(self, extra: tuple[int, ...]) -> int:
-        if extra not in ((PRIOR,), (WEBP,)):
+        if extra not in ((PRIOR,), (CONTEXT,)):
             raise NeurocodecError(f"corrupt {self.name} file: unknown latent coding {extra}")
         return extra[0]
 

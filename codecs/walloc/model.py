@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from neurocodec.codecs.latent_codecs import EntropyBottleneckLatentCodec
 from neurocodec.entropy import Decoder, Encoder
 
-from . import wavelets
+from . import context, wavelets
 
 
 def compand(t: Tensor) -> Tensor:
@@ -66,6 +66,8 @@ class WallocModel(nn.Module):
         self.log_gain = nn.Parameter(-torch.log(torch.tensor(initial_steps)).view(-1, 1).repeat(1, latent))
         self.register_buffer("lambdas", torch.tensor(lambdas))
         self.bottlenecks = nn.ModuleList(EntropyBottleneckLatentCodec(latent) for _ in lambdas)
+        if dims == 2:  # spatial context model's Laplace table per context (see .context), fitted at export
+            self.register_buffer("context_scales", torch.zeros(len(lambdas), 2, latent, context.BINS, dtype=torch.uint8))
         self.decoder_linear = conv(latent, self.wavelet_channels, 1)
         self._init_linear(channels)
         last = conv(width, self.wavelet_channels, 1)

@@ -1,11 +1,11 @@
-"""The original WaLLoC's way of storing latents: tile the integer latent channels into one
-grayscale image and store it losslessly as WebP (or PNG). Lossless, so exact on any machine.
+"""A measurement: the original WaLLoC's way of storing latents (tile the integer latent channels
+into one grayscale image, store it losslessly as PNG or WebP) against our ANS streams.
 
-Measured on Kodak (``results/walloc/png_vs_prior.json``), lossless WebP of the symbols is
-35-55 % smaller than our factorized prior: its spatial predictors remove the redundancy the
-factorized prior cannot see (the lowpass latents are a small image). So ``walloc-rgb`` codes
-each image both ways and keeps the smaller stream (:func:`encode_webp` / :func:`decode_webp`).
-The comparison below measures both on the same symbols:
+On Kodak (``results/walloc/png_vs_prior.json``) lossless WebP of the symbols is 20-40 % smaller
+than our factorized prior: its spatial predictors remove the redundancy the factorized prior
+cannot see (the low-pass latents are a small image). Our spatial context model (:mod:`.context`)
+is about 10 % smaller than WebP, so ``walloc-rgb`` no longer stores WebP (until 2026-11-24 it
+did, when WebP was the smaller). The comparison measures all of them on the same symbols:
 
     python -m neurocodec.codecs.walloc.png_latents --weights W.safetensors \
         --data ../shared/datasets/kodak --out results/walloc/png_vs_prior.json
@@ -52,26 +52,6 @@ def untile(mosaic: np.ndarray, channels: int) -> np.ndarray:
                      for i in range(channels)])
 
 
-def encode_webp(symbols: np.ndarray) -> bytes | None:
-    """Lossless WebP of (C, h, w) symbols offset by 128; None when some symbol is outside [-128, 127]."""
-    if symbols.min() < -128 or symbols.max() > 127:
-        return None
-    buf = io.BytesIO()
-    Image.fromarray((tile(symbols) + 128).astype(np.uint8)).save(buf, format="WEBP", lossless=True, quality=100,
-                                                                   method=WEBP_METHOD)
-    return buf.getvalue()
-
-
-def decode_webp(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
-    """(C, h, w) int64 symbols from :func:`encode_webp`'s bytes; the size is checked before decoding."""
-    rows, cols = _grid(shape[0])
-    with Image.open(io.BytesIO(data), formats=["WEBP"]) as im:
-        if im.size != (cols * shape[2], rows * shape[1]):
-            raise ValueError(f"latent image is {im.size}, expected {(cols * shape[2], rows * shape[1])}")
-        mosaic = np.asarray(im.convert("RGB"))[..., 0].astype(np.int64) - 128
-    return untile(mosaic, shape[0])
-
-
 def lossless_sizes(symbols: np.ndarray) -> dict[str, int]:
     """Bytes of the tiled symbols as PNG (optimized) and, when they fit in 8 bits, lossless WebP."""
     mosaic = tile(symbols)
@@ -91,20 +71,23 @@ def lossless_sizes(symbols: np.ndarray) -> dict[str, int]:
 
 
 def compare(weights: Path, files: list[Path]) -> dict:
-    """Mean bytes per image, per quality: learned prior (ANS stream) vs PNG/WebP of the symbols
-(images whose sides are multiples of 8)."""
-    from .codec import WallocRGB
+    """Mean bytes per image, per quality: factorized prior and spatial context model (ANS
+    streams) vs PNG/WebP of the same symbols."""
+    from . import context
+    from .codec import WallocRGB, rgb_input
 
     results = {}
     for quality in WallocRGB.qualities:
         codec = WallocRGB(quality=quality, weights=weights)
         totals: dict[str, float] = {}
         for f in files:
-            x = media.read_image(f)
-            image = torch.from_numpy(x.transpose(2, 0, 1).copy()).double()[None] / 255 - 0.5
             encoder = Encoder()
-            y = codec.model.compress(image, quality - 1, encoder)
-            sizes = {"prior": len(encoder.finish()), **lossless_sizes(y[0].numpy().astype(np.int64))}
+            y = codec.model.compress(rgb_input(media.read_image(f), codec.model.stride), quality - 1, encoder)
+            symbols = y[0].numpy().astype(np.int64)
+            sizes = {"prior": len(encoder.finish())}
+            encoder = Encoder()
+            context.encode(symbols, codec.model.context_scales[quality - 1].numpy(), encoder)
+            sizes.update(context=len(encoder.finish()), **lossless_sizes(symbols))
             for k, v in sizes.items():
                 totals[k] = totals.get(k, 0) + v / len(files)
         results[quality] = {k: round(v, 1) for k, v in totals.items()}
