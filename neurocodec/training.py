@@ -100,7 +100,7 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     checkpoint_every: int = 100
-    init: str | None = None  # start from this checkpoint folder's model weights (fine-tuning)
+    init: str | None = None  # start from these weights (a checkpoint folder or a weights file)
     lr_drop_at: float = 0.9  # the learning rate drops 10x for the last 10 % of the steps
 
 
@@ -246,10 +246,17 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
                     if torch.is_tensor(v) and k != "step":
                         s[k] = v.to(device)
     elif config.init:
-        missing, unexpected = model.load_state_dict(initial_weights(recipe, Path(config.init)), strict=False)
-        if unexpected:
-            raise ValueError(f"--init checkpoint has weights this model lacks: {unexpected[:5]}")
-        state["init_missing"] = missing  # new parts keep their initialisation
+        # Weights whose name and shape match are copied (e.g. bmshj2018-hyperprior's transforms
+        # from an mbt2018-mean checkpoint); the rest keep their initialisation and are recorded.
+        init, own = initial_weights(recipe, Path(config.init)), model.state_dict()
+        usable = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
+        if not usable:
+            raise ValueError(f"--init {config.init}: no weights fit this model")
+        state["init_missing"] = model.load_state_dict(usable, strict=False).missing_keys
+        state["init_unused"] = sorted(set(init) - set(usable))
+        if rank == 0 and (state["init_missing"] or state["init_unused"]):
+            print(f"--init: {len(usable)} tensors copied, {len(state['init_missing'])} kept their "
+                  f"initialisation, {len(state['init_unused'])} unused")
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers.values()]
     net = model
     if world > 1:

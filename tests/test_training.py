@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 from torch import nn
 
 from neurocodec import training, weights
@@ -72,6 +73,28 @@ def test_init_fine_tunes_from_another_checkpoint(image_folder, tmp_path):
     config.init = str(tmp_path / "a")
     state = training.train(recipe, config)
     assert state["step"] == 1 and state["init_missing"] == []
+
+
+def test_init_copies_what_fits_from_a_related_model(tmp_path):
+    """bmshj2018-hyperprior from an mbt2018-mean checkpoint: the transforms are copied, the
+    differently shaped hyper-synthesis keeps its initialisation; an unrelated file is refused."""
+    torch.manual_seed(0)
+    mbt = training.recipe_for("mbt2018-mean").build()
+    (tmp_path / "mbt").mkdir()
+    save_file({k: v.contiguous() for k, v in mbt.state_dict().items()}, str(tmp_path / "mbt" / "model.safetensors"))
+    recipe = training.recipe_for("bmshj2018-hyperprior")
+    init = training.initial_weights(recipe, tmp_path / "mbt")
+    model = recipe.build()
+    own = model.state_dict()
+    usable = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
+    assert any(k.startswith("g_a.") for k in usable) and any(k.startswith("g_s.") for k in usable)
+    assert not any(k.startswith("hyper.h_s.") for k in usable)
+    (tmp_path / "toy").mkdir()
+    save_file({"x.weight": torch.zeros(3)}, str(tmp_path / "toy" / "model.safetensors"))
+    config = training.TrainConfig(data=["unused"], out=str(tmp_path / "run"), steps=1, lr=1e-4, batch=1, crop=64,
+                                  init=str(tmp_path / "toy"))
+    with pytest.raises(ValueError, match="no weights fit"):
+        training.train(recipe, config)
 
 
 @pytest.mark.parametrize("codec", ["shallow-jpeglike", "walloc-rgb"])
