@@ -159,7 +159,7 @@ class WallocRGB(WallocCodec):
     name = "walloc-rgb"
     codec_id = 5
     modality = "image"
-    description = "WaLLoC: 2-D wavelet packets, linear 1x1 encoder (4x reduction), conv decoder; latents: factorized prior or lossless WebP"
+    description = "WaLLoC: 2-D wavelet packets, linear 1x1 encoder (4x reduction), conv decoder; latents: spatial context model"
 
     @classmethod
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
