@@ -14,6 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", nargs="+", required=True, help="image folder(s), searched recursively")
     p.add_argument("--out", default=None, help="checkpoint folder (default: runs/CODEC)")
     p.add_argument("--steps", type=int, help="default: the codec's recipe")
+    p.add_argument("--minutes", type=float, help="wall-time budget for this run: it stops (with a checkpoint) when "
+                   "either --steps or the time is reached; the 10x learning-rate drop comes at 90 %% of whichever "
+                   "ends first")
     p.add_argument("--lr", type=float, help="default: the codec's recipe")
     p.add_argument("--batch", type=int, help="default: the codec's recipe")
     p.add_argument("--crop", type=int, help="default: the codec's recipe")
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, out=args.out or f"runs/{args.codec}", steps=args.steps or recipe.steps,
         lr=args.lr or recipe.lr, batch=args.batch or recipe.batch, crop=args.crop or recipe.crop,
         device=args.device, seed=args.seed, workers=args.workers, checkpoint_every=args.checkpoint_every,
-        init=args.init)
+        init=args.init, minutes=args.minutes)
     try:
         state = training.train(recipe, config, resume=args.resume)
     except FileNotFoundError as exc:

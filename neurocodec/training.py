@@ -102,6 +102,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     init: str | None = None  # start from these weights (a checkpoint folder or a weights file)
     lr_drop_at: float = 0.9  # the learning rate drops 10x for the last 10 % of the steps
+    minutes: float | None = None  # wall-time budget (this run): stop early, the drop comes at lr_drop_at of it
 
 
 def image_files(folders: list[str]) -> list[Path]:
@@ -270,8 +271,16 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
     ema: dict[str, float] = {}
     model.train()
     start, seconds0 = time.time(), state["seconds"]
-    while state["step"] < config.steps:
-        factor = 0.1 if state["step"] >= config.lr_drop_at * config.steps else 1.0
+
+    def checkpoint() -> None:
+        state["seconds"] = round(seconds0 + time.time() - start, 1)
+        state["history"].append({"step": state["step"], "seconds": state["seconds"],
+                                 **{k: round(v, 4) for k, v in ema.items()}})
+        save_checkpoint(out, model, optimizers, state)
+    budget = config.minutes * 60 if config.minutes else math.inf
+    while state["step"] < config.steps and time.time() - start < budget:
+        late = state["step"] >= config.lr_drop_at * config.steps or time.time() - start >= config.lr_drop_at * budget
+        factor = 0.1 if late else 1.0
         for opt, lrs in zip(optimizers.values(), base_lrs):
             for g, lr in zip(opt.param_groups, lrs):
                 g["lr"] = lr * factor if opt is optimizers["main"] else lr
@@ -291,10 +300,9 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
             ema[k] = v if k not in ema else 0.98 * ema[k] + 0.02 * v
         bar.set_postfix({k: f"{v:.3f}" for k, v in ema.items()})
         bar.update(1)
-        if rank == 0 and (state["step"] % config.checkpoint_every == 0 or state["step"] == config.steps):
-            state["seconds"] = round(seconds0 + time.time() - start, 1)
-            state["history"].append({"step": state["step"], "seconds": state["seconds"],
-                                     **{k: round(v, 4) for k, v in ema.items()}})
-            save_checkpoint(out, model, optimizers, state)
+        if rank == 0 and state["step"] % config.checkpoint_every == 0:
+            checkpoint()
+    if rank == 0 and (not state["history"] or state["history"][-1]["step"] != state["step"]):
+        checkpoint()  # the last step, also where the time budget ended the run
     bar.close()
     return state

@@ -66,6 +66,14 @@ def test_train_two_steps_then_resume(image_folder, tmp_path):
     assert state["step"] == 3 and len(state["history"]) == 3
 
 
+def test_time_budget_stops_early_with_a_checkpoint(image_folder, tmp_path):
+    config = _config(image_folder, tmp_path / "run", 10**6)
+    config.minutes, config.checkpoint_every = 0.02, 10**6  # 1.2 s; no periodic checkpoint
+    state = training.train(training.Recipe(build=Toy), config)
+    assert 0 < state["step"] < 10**6
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["step"] == state["step"]
+
+
 def test_init_fine_tunes_from_another_checkpoint(image_folder, tmp_path):
     recipe = training.Recipe(build=Toy)
     training.train(recipe, _config(image_folder, tmp_path / "a", 1))
