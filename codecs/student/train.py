@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init", metavar="CHECKPOINT", help="start stage 1 from this checkpoint's weights")
     p.add_argument("--export", metavar="CHECKPOINT", help="export this checkpoint to the shipped weights")
-    p.add_argument("--measured", help="bench_imagenet.py JSON: its per-quality numbers go in the manifest rows")
+    p.add_argument("--measured", help="bench_imagenet.py JSON: its per-quality numbers go in the manifest rows "
+                   "(of the checkpoint in --export, else of --out's stage 2)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.measured:
             rows = json.loads(Path(args.measured).read_text())["student"]
             measured = {r["quality"]: {k: r[k] for k in ("top1", "top5", "bytes_per_image")} for r in rows}
-        record_weights(path, out / "stage2", measured)
+        record_weights(path, Path(args.export) if args.export else out / "stage2", measured)
         return
     if not args.data:
         p.error("--data is required for training")
