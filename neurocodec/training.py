@@ -277,9 +277,10 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
         state["history"].append({"step": state["step"], "seconds": state["seconds"],
                                  **{k: round(v, 4) for k, v in ema.items()}})
         save_checkpoint(out, model, optimizers, state)
+
     budget = config.minutes * 60 if config.minutes else math.inf
-    while state["step"] < config.steps and time.time() - start < budget:
-        late = state["step"] >= config.lr_drop_at * config.steps or time.time() - start >= config.lr_drop_at * budget
+    while state["step"] < config.steps and (elapsed := time.time() - start) < budget:
+        late = state["step"] >= config.lr_drop_at * config.steps or elapsed >= config.lr_drop_at * budget
         factor = 0.1 if late else 1.0
         for opt, lrs in zip(optimizers.values(), base_lrs):
             for g, lr in zip(opt.param_groups, lrs):

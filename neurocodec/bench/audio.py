@@ -17,6 +17,7 @@ Encoding time includes resampling for the codec; decoding time excludes resampli
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -102,10 +103,10 @@ AUDIO_CODECS = {
                    "quality = target bit rate in kbit/s",
                    (6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256),
                    lambda q: PyAVAudioCoder("libopus", "ogg", 48000, q * 1000, {}),
-                   pyav_missing("libopus")),
+                   functools.partial(pyav_missing, "libopus")),
         BenchCodec("flac", "FLAC (FFmpeg's encoder), 16-bit PCM at the source rate; quality = compression level 0-12",
                    (5,), lambda q: PyAVAudioCoder("flac", "flac", None, None, {"compression_level": str(q)}),
-                   pyav_missing("flac")),
+                   functools.partial(pyav_missing, "flac")),
     )
 }
 

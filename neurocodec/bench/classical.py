@@ -15,6 +15,7 @@ colour transform, which costs about 2.5 dB) and OpenJPEG's rate allocation to a 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 from collections.abc import Callable, Mapping, Sequence
@@ -34,13 +35,18 @@ class Coder(Protocol):
 
 @dataclass(frozen=True)
 class BenchCodec:
-    """A codec as the benches see it. `missing` says why it cannot run here (None: it can)."""
+    """A codec as the benches see it. `probe` says why it cannot run here (None: it can); it is
+    called only when a bench asks, so listing the codecs loads no codec library."""
 
     name: str
     description: str
     qualities: tuple[int, ...]
     load: Callable[[int], Coder]
-    missing: str | None = None
+    probe: Callable[[], str | None] = lambda: None
+
+    @property
+    def missing(self) -> str | None:
+        return self.probe()
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,7 @@ def _pillow(
     missing = _pillow_missing(feature)
     if missing is None:
         description = f"{description}; {_library_version(feature)}"
-    return BenchCodec(name, description, tuple(qualities), lambda q: PillowCoder(fmt, options(q)), missing)
+    return BenchCodec(name, description, tuple(qualities), lambda q: PillowCoder(fmt, options(q)), lambda: missing)
 
 
 def _image_codecs() -> dict[str, BenchCodec]:
@@ -146,6 +152,7 @@ IMAGE_CODECS = _image_codecs()
 LOSSLESS_CODECS = _lossless_codecs()
 
 
+@functools.cache
 def pyav_missing(encoder: str) -> str | None:
     """Why PyAV cannot encode with `encoder` here, or None when it can."""
     import av

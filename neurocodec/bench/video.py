@@ -19,6 +19,7 @@ written to a lossless FFV1 clip, which then is the source for every codec and ev
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tempfile
@@ -90,7 +91,7 @@ def _pyav(name: str, encoder: str, muxer: str, description: str, qualities: Sequ
     def load(crf: int) -> PyAVVideoCoder:
         return PyAVVideoCoder(encoder, muxer, {**options, "crf": str(crf)})
 
-    return BenchCodec(name, description, tuple(qualities), load, pyav_missing(encoder))
+    return BenchCodec(name, description, tuple(qualities), load, functools.partial(pyav_missing, encoder))
 
 
 def _video_codecs() -> dict[str, BenchCodec]:

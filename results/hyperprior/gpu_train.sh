@@ -6,6 +6,8 @@
 #   bash results/hyperprior/gpu_train.sh resume MINUTES      # same machine: go on from /tmp/runs, then pack
 #
 # The shipped weights: `start 16 500`, `finish`, `resume 7.4` (about 24,300 steps each, 15.5 min).
+# (That run called `neurocodec train` through a one-line wrapper: the CLI then imported PyAV,
+# which that machine lacks, at start-up; it no longer does.)
 # Run from the repository root with the training photos in .gpudata/ and the wheels that the GPU
 # machine lacks (compressai, constriction, pytorch-msssim) in .whl/. Both codecs train at once on
 # the one GPU, detached (setsid) so that they outlive the first call. Each call re-sends the
@@ -16,8 +18,6 @@
 set -euo pipefail
 RUNS=/tmp/runs
 export PYTHONPATH=/tmp/pkg:/tmp/site PYTHONUNBUFFERED=1
-# `neurocodec train` without the rest of the CLI, which needs PyAV (not on that machine)
-TRAIN='import argparse, sys; from neurocodec.cli import train; p = argparse.ArgumentParser(); train.add_parser(p.add_subparsers()); a = p.parse_args(); sys.exit(a.func(a))'
 ARGS="--device cuda --batch 16 --crop 256 --lr 3e-4 --steps 1000000 --workers 6 --threads 2 --checkpoint-every 500"
 CODECS="mbt2018-mean bmshj2018-hyperprior"
 
@@ -51,7 +51,7 @@ start)
     nvidia-smi --query-gpu=name,memory.total --format=csv
     python3 -m pytest -q -p no:cacheprovider "$REPO/tests/test_hyperprior.py" -k gpu -rA 2>&1 | tail -5
     for codec in $CODECS; do
-        setsid nohup python3 -c "$TRAIN" train $codec --data /tmp/photos/* --out $RUNS/$codec $ARGS \
+        setsid nohup python3 -m neurocodec train $codec --data /tmp/photos/* --out $RUNS/$codec $ARGS \
             --minutes "$2" > $RUNS/$codec.log 2>&1 < /dev/null &
     done
     sleep "${3:-60}"
@@ -59,15 +59,15 @@ start)
     ;;
 finish)
     cd /tmp
-    for _ in $(seq 100); do pgrep -f "cli import train" > /dev/null || break; sleep 5; done
-    pkill -INT -f "cli import train" || true
+    for _ in $(seq 100); do pgrep -f "neurocodec train" > /dev/null || break; sleep 5; done
+    pkill -INT -f "neurocodec train" || true
     sleep 5
     pack
     ;;
 resume)
     cd /tmp
     for codec in $CODECS; do
-        python3 -c "$TRAIN" train $codec --data /tmp/photos/* --out $RUNS/$codec $ARGS --resume \
+        python3 -m neurocodec train $codec --data /tmp/photos/* --out $RUNS/$codec $ARGS --resume \
             --minutes "$2" > $RUNS/$codec.2.log 2>&1 &
     done
     wait
