@@ -22,9 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog="examples:\n  neurocodec encode kodim01.png -o kodim01.ncs --quality 3\n"
                               "  neurocodec encode kodim01.png -o kodim01.ncs --quality 3 --effort 100\n"
                               "  neurocodec encode clip.mp4 -o clip.ncs --codec hnerv --bpp 0.02 --minutes 20\n"
-                              "  neurocodec encode clip.mp4 -o clip.ncs --codec nerv++ --size 100000 --device cuda --preset quality",
+                              "  neurocodec encode clip.mp4 -o clip.ncs --codec nerv++ --size 100000 --device cuda --preset quality\n"
+                              "  neurocodec encode digits.npy -o digits.ncs --codec pc-lossless",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="image (png/jpg/webp...), audio (wav/flac/ogg/mp3) or video (mp4/mkv/264/y4m)")
+    p.add_argument("input", help="image (png/jpg/webp...), audio (wav/flac/ogg/mp3) or video (mp4/mkv/264/y4m); "
+                   "pc-lossless also takes a .npy stack of images [N, 28, 28] uint8 (one file for all)")
     p.add_argument("-o", "--output", help="output .ncs file (default: INPUT with .ncs suffix)")
     p.add_argument("--codec", help="codec name (default: the best installed codec for the input's modality)")
     p.add_argument("--quality", type=int, help="quality level; `neurocodec list` shows each codec's levels")
@@ -52,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               "  neurocodec decode clip.ncs -o frame42.png --frames 42",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help=".ncs file")
-    p.add_argument("-o", "--output", help="output file: .png for images, .wav/.flac for audio, .mp4/.mkv/.y4m for video")
+    p.add_argument("-o", "--output", help="output file: .png for images (.npy for a pc-lossless stack), .wav/.flac for "
+                   "audio, .mp4/.mkv/.y4m for video")
     p.add_argument("--frames", help="video INR codecs: frames A:B (A included, B not) or one frame N (.png output allowed)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=decode)

@@ -29,6 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--init", help="start from these model weights (fine-tuning): a checkpoint folder, or a .safetensors "
                    "file such as the shipped data/weights/CODEC.safetensors")
+    p.add_argument("--train-only", nargs="+", default=(), metavar="PREFIX",
+                   help="train only the parameters whose names start with one of these (e.g. g_s. for the synthesis "
+                   "of a model started with --init); the rest stay frozen and cost no backward pass")
     p.set_defaults(func=run)
 
 
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, out=args.out or f"runs/{args.codec}", steps=args.steps or recipe.steps,
         lr=args.lr or recipe.lr, batch=args.batch or recipe.batch, crop=args.crop or recipe.crop,
         device=args.device, seed=args.seed, workers=args.workers, checkpoint_every=args.checkpoint_every,
-        init=args.init, minutes=args.minutes)
+        init=args.init, minutes=args.minutes, train_only=tuple(args.train_only))
     try:
         state = training.train(recipe, config, resume=args.resume)
     except FileNotFoundError as exc:

@@ -154,14 +154,18 @@ class PerSymbolCategorical:
     def __len__(self) -> int:
         return self.frequencies.shape[0]
 
-    def rows(self) -> list[PerSymbolCategorical]:
-        """One single-symbol model per row, as views (no copies, no re-checks): for decoding
-        many streams in lockstep, one symbol each, without rebuilding a model per symbol."""
-        out = []
-        for freqs, probs in zip(self.frequencies[:, None], self.probabilities[:, None]):
-            row = object.__new__(PerSymbolCategorical)
-            row.frequencies, row.probabilities = freqs, probs
-            out.append(row)
+    def blocks(self, sizes: Sequence[int]) -> list[PerSymbolCategorical]:
+        """Models of consecutive blocks of ``sizes`` rows, as views (no copies, no re-checks): for
+        decoding many streams in lockstep, a few symbols each, without re-checking every row."""
+        out, start = [], 0
+        for size in sizes:
+            block = object.__new__(PerSymbolCategorical)
+            block.frequencies = self.frequencies[start:start + size]
+            block.probabilities = self.probabilities[start:start + size]
+            out.append(block)
+            start += size
+        if start != len(self):
+            raise ValueError(f"blocks of {start} rows for a model of {len(self)}")
         return out
 
     def information(self, symbols: np.ndarray) -> float:

@@ -103,6 +103,7 @@ class TrainConfig:
     init: str | None = None  # start from these weights (a checkpoint folder or a weights file)
     lr_drop_at: float = 0.9  # the learning rate drops 10x for the last 10 % of the steps
     minutes: float | None = None  # wall-time budget (this run): stop early, the drop comes at lr_drop_at of it
+    train_only: tuple[str, ...] = ()  # if given, only parameters whose names start so learn (aux ones always do)
 
 
 def image_files(folders: list[str]) -> list[Path]:
@@ -211,12 +212,18 @@ def _distributed() -> tuple[int, int]:
 
 
 def initial_weights(recipe: Recipe, init: Path) -> dict[str, Tensor]:
-    """Model weights for ``--init``: a checkpoint folder's, or a weights file's (e.g. a shipped
-    one, through ``recipe.from_weights`` when the recipe has it)."""
+    """Model weights for ``--init``: a checkpoint folder's, or a weights file's. A shipped file
+    is read by the recipe of the codec its manifest row names (e.g. ``mbt2018-mean``'s file
+    to start ``shallow-2layer``), any other file by ``recipe.from_weights`` when it has one."""
     from safetensors.torch import load_file
 
-    if init.is_file() and recipe.from_weights is not None:
-        return {k: v.float() if v.is_floating_point() else v for k, v in recipe.from_weights(init).state_dict().items()}
+    from .weights import manifest
+
+    if init.is_file():
+        owner = next((e.codec for e in manifest() if e.file == init.name), None)
+        from_weights = recipe_for(owner).from_weights if owner else recipe.from_weights
+        if from_weights is not None:
+            return {k: v.float() if v.is_floating_point() else v for k, v in from_weights(init).state_dict().items()}
     return load_file(str(init if init.is_file() else init / "model.safetensors"))
 
 
@@ -230,6 +237,9 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.manual_seed(config.seed * 1000 + rank)
     model = recipe.build().to(device)
+    if config.train_only:  # frozen parts get no gradients: their backward pass is skipped, not just unused
+        for n, p in model.named_parameters():
+            p.requires_grad_(n.endswith(AUX_SUFFIX) or n.startswith(tuple(config.train_only)))
     aux = [p for n, p in model.named_parameters() if n.endswith(AUX_SUFFIX)]
     aux_ids = {id(p) for p in aux}
     main = [p for p in model.parameters() if id(p) not in aux_ids]

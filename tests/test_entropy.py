@@ -127,7 +127,7 @@ def test_bad_arguments():
         Encoder().encode(np.array([0, 1]), TableModel.gaussian())  # indexes needed
 
 
-def test_per_symbol_rows_decode_streams_in_lockstep():
+def test_per_symbol_blocks_decode_streams_in_lockstep():
     rng = np.random.default_rng(3)
     freqs = np.stack([tables.quantize_pmf(p[:-1], p[-1]) for p in rng.dirichlet(np.ones(16), size=(2 * 5))])
     symbols = rng.integers(0, 16, (2, 5))
@@ -137,6 +137,8 @@ def test_per_symbol_rows_decode_streams_in_lockstep():
         enc.encode(s, PerSymbolCategorical(f))
         streams.append(enc.finish())
     decoders = [Decoder(d) for d in streams]
-    out = [[dec.decode(row)[0] for dec, row in zip(decoders, PerSymbolCategorical(freqs[[j, 5 + j]]).rows())]
+    out = [[dec.decode(row)[0] for dec, row in zip(decoders, PerSymbolCategorical(freqs[[j, 5 + j]]).blocks([1, 1]))]
            for j in range(5)]
     np.testing.assert_array_equal(np.array(out).T, symbols)
+    with pytest.raises(ValueError):
+        PerSymbolCategorical(freqs[:3]).blocks([1, 1])

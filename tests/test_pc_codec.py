@@ -97,3 +97,40 @@ def test_corrupt_or_foreign_files_fail_clearly(codec):
         codec.decode(other)
     with pytest.raises(NeurocodecError):
         codec.decode_batch([other])
+
+
+def test_many_images_in_one_file(codec, tmp_path):
+    """A stack is one file, one stream per 64 images, pixel-major inside; it costs less than one
+    file per image and decodes to the same pixels, also through the CLI's .npy path."""
+    digits = _digits(MNIST_TEST, 70)
+    data = codec.encode_images(digits)
+    parsed = container.unpack(data)
+    assert parsed.fields == (28, 28, 1, 70) and len(parsed.streams) == 2
+    np.testing.assert_array_equal(codec.decode_images(data), digits)
+    np.testing.assert_array_equal(neurocodec.decode(data), digits)
+    singles = codec.encode_batch(digits)
+    assert len(data) < sum(len(f) for f in singles) - 70 * 14  # container and flush paid per 64 images
+    assert codec.encode_images(digits[:1]) == singles[0]  # a one-image stack is a one-image file
+    np.testing.assert_array_equal(codec.decode_images(singles[3]), digits[3:4])
+
+    from neurocodec.cli.main import main
+    np.save(tmp_path / "digits.npy", digits)
+    assert main(["encode", str(tmp_path / "digits.npy"), "-o", str(tmp_path / "d.ncs"), "--codec", "pc-lossless"]) == 0
+    assert (tmp_path / "d.ncs").read_bytes() == data
+    assert main(["decode", str(tmp_path / "d.ncs"), "-o", str(tmp_path / "back.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "back.npy"), digits)
+    assert main(["decode", str(tmp_path / "d.ncs"), "-o", str(tmp_path / "one.png")]) == 2  # 70 images
+
+
+def test_multi_image_headers_are_checked(codec):
+    digits = _digits(MNIST_TEST, 3)
+    parsed = container.unpack(codec.encode_images(digits))
+    for fields, streams in (((28, 28, 1, 65), parsed.streams),  # 65 images need two streams
+                            ((28, 28, 1, 1), parsed.streams),  # a count of 1 is never written
+                            ((28, 28, 1, 3, 3), parsed.streams),
+                            ((28, 28, 1, 1 << 30), parsed.streams)):
+        bad = container.pack(container.Container(codec.codec_id, codec.fingerprint, fields, streams))
+        with pytest.raises(NeurocodecError, match="corrupt"):
+            codec.decode(bad)
+    with pytest.raises(NeurocodecError, match="one-image files"):
+        codec.decode_batch([codec.encode_images(digits)])

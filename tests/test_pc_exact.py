@@ -46,7 +46,7 @@ def test_conditionals_follow_the_chain_rule_of_the_float_circuit():
     x = np.random.default_rng(1).integers(0, 256, (20, 10)).astype(np.uint8)
     freqs = exact.conditionals(x)
     order = np.asarray(exact.tree.preorder)
-    bits = -np.log2(np.take_along_axis(freqs, x[:, order, None].astype(np.int64), -1) / TOTAL).sum((1, 2))
+    bits = -np.log2(np.take_along_axis(freqs, x.T[order, :, None].astype(np.int64), -1) / TOTAL).sum((0, 2))
     reference = -float_model.log_likelihood(torch.from_numpy(x.astype(np.int64))).double().numpy() / np.log(2)
     np.testing.assert_allclose(bits, reference, atol=0.02 * x.shape[1])  # 1/8-bit codes: small, bounded error
 
@@ -63,6 +63,6 @@ def test_decoder_walk_rebuilds_the_encoder_tables_and_batch_does_not_matter():
         return x[:, order[len(seen) - 1]].astype(np.int64)
 
     np.testing.assert_array_equal(exact.decode(len(x), next_symbols), x)
-    np.testing.assert_array_equal(np.stack(seen, 1), freqs)
+    np.testing.assert_array_equal(np.stack(seen), freqs)
     for i in range(len(x)):
-        np.testing.assert_array_equal(exact.conditionals(x[i:i + 1])[0], freqs[i])
+        np.testing.assert_array_equal(exact.conditionals(x[i:i + 1])[:, 0], freqs[:, i])

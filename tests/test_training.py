@@ -144,3 +144,24 @@ def test_image_codec_recipes_train_a_step(codec, image_folder, tmp_path):
                                   batch=1, crop=64, checkpoint_every=1)
     state = training.train(recipe, config)
     assert state["step"] == 1 and np.isfinite(state["history"][0]["loss"])
+
+
+def test_shallow_2layer_starts_from_mbt_weights_with_only_its_synthesis_learning(image_folder, tmp_path):
+    """A shipped file is read by the codec that owns it: shallow-2layer takes mbt2018-mean's
+    analysis and hyperprior; with --train-only g_s. nothing else moves in a step."""
+    if not any(e.codec == "mbt2018-mean" for e in weights.manifest()):
+        pytest.skip("mbt2018-mean weights are not shipped")
+    torch.set_num_threads(1)
+    recipe = training.recipe_for("shallow-2layer")
+    config = training.TrainConfig(data=[str(image_folder)], out=str(tmp_path / "run"), steps=1, lr=1e-3,
+                                  batch=1, crop=64, checkpoint_every=1, train_only=("g_s.",),
+                                  init=str(weights.find("mbt2018-mean", 1).path))
+    state = training.train(recipe, config)
+    missing = [k for k in state["init_missing"] if not k.startswith("hyper.z.table")]  # tables: rebuilt by update()
+    assert missing and all(k.startswith("g_s.") for k in missing)
+    from safetensors.torch import load_file
+    trained = load_file(str(tmp_path / "run" / "model.safetensors"))
+    shipped = {k: v.float() for k, v in weights.load_state(weights.find("mbt2018-mean", 1).path).items()
+               if v.is_floating_point() and not k.startswith("g_s.")}  # mbt2018-mean's synthesis is unused
+    assert shipped.keys() <= trained.keys()
+    assert all(torch.equal(trained[k], v) for k, v in shipped.items())  # g_a, gains, ...: frozen

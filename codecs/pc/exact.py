@@ -133,7 +133,8 @@ class ExactHCLT:
         return _matmul(out, self.leaves[nodes])
 
     def conditionals(self, x: np.ndarray) -> np.ndarray:
-        """int64 frequency rows [B, D, 256] of each pixel in pre-order, given ``x`` [B, D] uint8."""
+        """int64 frequency rows [D, B, 256] of each pixel in pre-order (pixel-major, the order of
+        a multi-image stream), given ``x`` [B, D] uint8."""
         d = x.shape[1]
         lx = renorm(self.columns[np.arange(d)[:, None], x.T])  # [D, B, k]: leaf likelihood of the value
         up, beta = np.zeros_like(lx), lx.copy()
@@ -152,10 +153,10 @@ class ExactHCLT:
                 out[kids] = self._entry(g[parents], kids)
                 g[parents] = renorm(g[parents] * up[kids])
         order = np.asarray(self.tree.preorder)
-        freqs = np.empty((x.shape[0], d, SYMBOLS), dtype=np.int64)
+        freqs = np.empty((d, x.shape[0], SYMBOLS), dtype=np.int64)
         for i in range(0, d, ROW_BLOCK):  # in cache-sized blocks
             nodes = order[i:i + ROW_BLOCK]
-            freqs[:, i:i + ROW_BLOCK] = frequencies(self._rows(out[nodes], nodes)).transpose(1, 0, 2)
+            freqs[i:i + ROW_BLOCK] = frequencies(self._rows(out[nodes], nodes))
         return freqs
 
     def decode(self, n: int, next_symbols: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -28,7 +28,7 @@ import torch
 from compressai.layers import GDN
 from torch import Tensor, nn
 
-from neurocodec.codecs.hyperprior.model import HyperpriorModel, gdn_analysis, hyperprior
+from neurocodec.codecs.hyperprior.model import HyperpriorModel, mean_scale_hyperprior
 from neurocodec.codecs.latent_codecs import FixedPointNet, HyperpriorLatentCodec, requantize, to_fixed
 from neurocodec.codecs.variable_rate import VariableRateHyperprior, conv, deconv
 from neurocodec.entropy import Decoder
@@ -143,7 +143,7 @@ class TwoLayerSynthesis(nn.Module):
     """Yang & Mandt's two-layer synthesis: ``ConvT(M->hidden, k13, s8)`` with IGDN in parallel
     with a linear residual ``ConvT(M->hidden, k13, s8)``, then ``ConvT(hidden->3, k5, s2)``."""
 
-    def __init__(self, M: int = 320, hidden: int = 12):
+    def __init__(self, M: int = 192, hidden: int = 12):
         super().__init__()
         self.up, self.residual = deconv(M, hidden, 13, 8), deconv(M, hidden, 13, 8)
         self.igdn = GDN(hidden, inverse=True)
@@ -153,10 +153,10 @@ class TwoLayerSynthesis(nn.Module):
         return self.out(self.igdn(self.up(y)) + self.residual(y))
 
 
-def two_layer_model(N: int = 192, M: int = 320, z_channels: int = 128) -> HyperpriorModel:
-    """The two-layer shallow codec: a GDN analysis wider than mbt2018-mean's (N=192), the
-    two-layer synthesis, and a mean-scale hyperprior with a light hyper-synthesis (its last
-    layer 1x1), so the whole decoder stays at a fraction of mbt2018-mean's MACs."""
-    h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, z_channels))
-    h_s = nn.Sequential(deconv(z_channels, 192), nn.ReLU(), deconv(192, 256), nn.ReLU(), conv(256, 2 * M, 1, 1))
-    return HyperpriorModel(gdn_analysis(N, M), TwoLayerSynthesis(M), hyperprior(h_a, h_s, z_channels, M, True), M)
+def two_layer_model(N: int = 128, M: int = 192) -> HyperpriorModel:
+    """The two-layer shallow codec: ``mbt2018-mean``'s analysis and mean-scale hyperprior (same
+    N, M and names, so training starts from its weights) with :class:`TwoLayerSynthesis` as the
+    decoder; the whole decoder is a fraction of mbt2018-mean's MACs (``results/shallow``)."""
+    model = mean_scale_hyperprior(N, M)
+    model.g_s = TwoLayerSynthesis(M)
+    return model

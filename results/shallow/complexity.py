@@ -6,9 +6,8 @@ MACs (:func:`neurocodec.bench.complexity.macs`, at Kodak's 768x512) count the fl
 the decoders run or mirror layer for layer: the synthesis alone, and the whole decode
 (hyper-synthesis + synthesis; entropy decoding is not counted). Wall time: whole
 ``codec.decode`` of real Kodak files (entropy decoding included), the codecs interleaved per
-image in one run, median over images. shallow-jpeglike uses its shipped weights; mbt2018-mean
-and shallow-2layer have none shipped yet, so they run seeded untrained weights (at quality 4:
-the same networks; their time hardly depends on training).
+image in one run, median over images, at quality 4 with the shipped weights (seeded untrained
+weights for a codec without any: the same networks; their time hardly depends on training).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from neurocodec import weights
 from neurocodec.bench.complexity import macs
 from neurocodec.bench.report import machine_info
 from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior
@@ -51,8 +51,9 @@ def counted(height: int = 512, width: int = 768) -> dict:
 
 def timed(images: int) -> dict:
     """Median decode seconds per Kodak image of the codecs, interleaved."""
-    codecs = {"shallow-jpeglike": ShallowJpegLike(quality=4)}
-    codecs.update({cls.name: cls.untrained(quality=4) for cls in (MeanScaleHyperprior, ShallowTwoLayer)})
+    shipped = {e.codec for e in weights.manifest()}
+    codecs = {cls.name: cls(quality=4) if cls.name in shipped else cls.untrained(quality=4)
+              for cls in (ShallowJpegLike, MeanScaleHyperprior, ShallowTwoLayer)}
     files = sorted(KODAK.glob("kodim*.png"))[:images]
     times: dict[str, list[float]] = {name: [] for name in codecs}
     for i, f in enumerate([files[0]] + files):  # the first image twice: warm-up
