@@ -24,7 +24,7 @@ from .codec import PcLossless
 from .exact import probabilities_to_codes
 
 NOTE = ("quality 1 = MNIST model, 2 = Fashion-MNIST model; 'measured' holds the test-set bits/dim "
-        "(whole .ncs files, stream only, and the model's own -log2 p)")
+        "(one whole .ncs file per image, its stream only, the model's own -log2 p, and the whole set in one .ncs file)")
 
 
 def export(checkpoint: Path, out: Path, shape: tuple[int, int]) -> None:
