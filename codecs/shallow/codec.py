@@ -3,7 +3,9 @@
 One variable-rate model per codec serves qualities 1..7 (one weights file, one manifest row per
 quality); the file handling is :class:`~neurocodec.codecs.learned_image.LearnedImageCodec`'s.
 Images are padded (edge replication) to a multiple of 64 and cropped back after decoding.
-``shallow-2layer`` shares ``mbt2018-mean``'s codec plumbing and recipe (no weights shipped yet).
+``shallow-2layer`` shares ``mbt2018-mean``'s codec plumbing, and its analysis and hyperprior
+(same shapes): it trains from those weights, the synthesis first, then everything
+(``results/shallow/README.md`` has the commands).
 """
 
 from __future__ import annotations

@@ -33,11 +33,15 @@ KODAK = SHARED / "datasets" / "kodak"
 
 
 def published_curves() -> dict[str, tuple[list, list]]:
-    """Published Kodak curves (all 24 images): CompressAI's mbt2018-mean, Yang & Mandt's JPEG-like."""
+    """Kodak curves on all 24 images: CompressAI's published mbt2018-mean, Yang & Mandt's published
+    shallow syntheses, and our shipped mbt2018-mean (``results/hyperprior/kodak_mbt2018-mean.json``)."""
     ref = SHARED / "reference"
     mbt = json.loads((ref / "compressai_kodak" / "compressai-mbt2018-mean_mse_cpu.json").read_text())["results"]
-    ntc = json.loads((ref / "shallow_ntc_kodak" / "aggregate.json").read_text())["JPEG-like_syn"]
-    return {"compressai mbt2018-mean": (mbt["bpp"], mbt["psnr-rgb"]), "Yang & Mandt JPEG-like": (ntc["bpp"], ntc["psnr"])}
+    ntc = json.loads((ref / "shallow_ntc_kodak" / "aggregate.json").read_text())
+    ours = json.loads((Path(__file__).parents[1] / "hyperprior" / "kodak_mbt2018-mean.json").read_text())["results"]
+    return {"compressai mbt2018-mean": (mbt["bpp"], mbt["psnr-rgb"]), "our mbt2018-mean": (ours["bpp"], ours["psnr-rgb"]),
+            **{f"Yang & Mandt {name}": (ntc[key]["bpp"], ntc[key]["psnr"])
+               for name, key in (("JPEG-like", "JPEG-like_syn"), ("2-layer", "2-layer_syn"), ("2-layer + SGA", "2-layer_syn+SGA"))}}
 JPEG_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 
 
