@@ -5,6 +5,10 @@
 #   bash results/hyperprior/gpu_train.sh finish              # wait for them, pack checkpoints into $OUT
 #   bash results/hyperprior/gpu_train.sh resume MINUTES      # same machine: go on from /tmp/runs, then pack
 #
+# CODECS="..." picks other codecs (e.g. shallow-2layer); INIT=1 starts each from its shipped
+# weights (data/weights/CODEC.safetensors) instead of from scratch. At most 8 files come back
+# from one call: two codecs (3 parts and a state each) fit.
+#
 # The shipped weights: `start 16 500`, `finish`, `resume 7.4` (about 24,300 steps each, 15.5 min).
 # (That run called `neurocodec train` through a one-line wrapper: the CLI then imported PyAV,
 # which that machine lacks, at start-up; it no longer does.)
@@ -19,7 +23,7 @@ set -euo pipefail
 RUNS=/tmp/runs
 export PYTHONPATH=/tmp/pkg:/tmp/site PYTHONUNBUFFERED=1
 ARGS="--device cuda --batch 16 --crop 256 --lr 3e-4 --steps 1000000 --workers 6 --threads 2 --checkpoint-every 500"
-CODECS="mbt2018-mean bmshj2018-hyperprior"
+CODECS=${CODECS:-"mbt2018-mean bmshj2018-hyperprior"}
 
 pack() {
     python3 - "$RUNS" "$OUT" <<'EOF'
@@ -51,7 +55,9 @@ start)
     nvidia-smi --query-gpu=name,memory.total --format=csv
     python3 -m pytest -q -p no:cacheprovider "$REPO/tests/test_hyperprior.py" -k gpu -rA 2>&1 | tail -5
     for codec in $CODECS; do
-        setsid nohup python3 -m neurocodec train $codec --data /tmp/photos/* --out $RUNS/$codec $ARGS \
+        init=""
+        [ "${INIT:-0}" = 1 ] && init="--init $REPO/data/weights/$codec.safetensors"  # read once, at start-up
+        setsid nohup python3 -m neurocodec train $codec --data /tmp/photos/* --out $RUNS/$codec $ARGS $init \
             --minutes "$2" > $RUNS/$codec.log 2>&1 < /dev/null &
     done
     sleep "${3:-60}"
