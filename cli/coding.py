@@ -123,8 +123,7 @@ def _rate_note(data: bytes) -> str:
     cls = registry.class_for_id(parsed.codec_id)
     if cls is None or cls.modality not in ("image", "features", "video"):
         return ""
-    meta, _ = MODALITIES[cls.modality].from_fields(parsed.fields)
-    pixels = meta.width * meta.height * (meta.frames if cls.modality == "video" else 1)
+    pixels = cls.coded_pixels(*MODALITIES[cls.modality].from_fields(parsed.fields))
     return f", {8 * len(data) / pixels:.4f} bpp"
 
 
@@ -158,7 +157,7 @@ def describe(data: bytes) -> dict:
     meta, extra = MODALITIES[cls.modality].from_fields(parsed.fields)
     facts["meta"] = {k: v for k, v in vars(meta).items()}
     if cls.modality in ("image", "features"):
-        facts["bpp"] = 8 * len(data) / (meta.width * meta.height)
+        facts["bpp"] = 8 * len(data) / cls.coded_pixels(meta, extra)
     try:
         codec = registry.codec_for(data)
         facts["quality"] = codec.quality

@@ -79,6 +79,13 @@ class Codec:
         """Codec-specific facts for ``neurocodec info`` (e.g. latent shape); none by default."""
         return {}
 
+    @classmethod
+    def coded_pixels(cls, meta: Any, extra: tuple[int, ...]) -> int | None:
+        """Pixels that a file with these fields codes (for bits per pixel); None for audio."""
+        if cls.modality in ("image", "features"):
+            return meta.width * meta.height
+        return meta.width * meta.height * meta.frames if cls.modality == "video" else None
+
     # --- files (override to stream long media) ------------------------------------------
     def encode_file(self, path: str | Path) -> bytes:
         """Read a media file of this codec's modality and encode it."""

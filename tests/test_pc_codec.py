@@ -112,6 +112,9 @@ def test_many_images_in_one_file(codec, tmp_path):
     assert len(data) < sum(len(f) for f in singles) - 70 * 14  # container and flush paid per 64 images
     assert codec.encode_images(digits[:1]) == singles[0]  # a one-image stack is a one-image file
     np.testing.assert_array_equal(codec.decode_images(singles[3]), digits[3:4])
+    from neurocodec.cli.coding import describe
+    facts = describe(data)
+    assert facts["images"] == 70 and facts["bpp"] == 8 * len(data) / (70 * 28 * 28)  # per image, not per file
 
     from neurocodec.cli.main import main
     np.save(tmp_path / "digits.npy", digits)

@@ -117,6 +117,10 @@ class PcLossless(WeightsCodec):
     def describe(self, meta: ImageMeta, extra: tuple[int, ...]) -> dict:
         return {"images": extra[0] if extra else 1}
 
+    @classmethod
+    def coded_pixels(cls, meta: ImageMeta, extra: tuple[int, ...]) -> int:
+        return meta.width * meta.height * max(1, extra[0] if extra else 1)
+
     # --- many images --------------------------------------------------------------------------
     def encode_images(self, images: Any, stats: dict | None = None) -> bytes:
         """One ``.ncs`` file holding a stack of images [N, H, W] (or [N, H, W, 1]).
