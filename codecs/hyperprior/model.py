@@ -110,8 +110,10 @@ def scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
     return HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, False), M)
 
 
-def mean_scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
-    """Minnen et al. 2018 (without the autoregressive context): h_s predicts scales and means."""
+def mean_scale_hyperprior(N: int = 128, M: int = 192, synthesis: nn.Module | None = None) -> HyperpriorModel:
+    """Minnen et al. 2018 (without the autoregressive context): h_s predicts scales and means.
+    ``synthesis`` replaces the GDN synthesis (shallow-2layer's decoder)."""
     h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, N))
     h_s = nn.Sequential(deconv(N, M), nn.ReLU(), deconv(M, M * 3 // 2), nn.ReLU(), conv(M * 3 // 2, 2 * M, 3, 1))
-    return HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, True), M)
+    g_s = gdn_synthesis(N, M) if synthesis is None else synthesis
+    return HyperpriorModel(gdn_analysis(N, M), g_s, hyperprior(h_a, h_s, N, M, True), M)

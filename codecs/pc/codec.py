@@ -82,9 +82,14 @@ class PcLossless(WeightsCodec):
                                   f"images (what its circuit was trained on), got a {got}")
         return x.reshape(len(x), -1)
 
+    @staticmethod
+    def _stack(extra: tuple[int, ...]) -> int:
+        """Images in a file, as its codec fields say (unchecked)."""
+        return extra[0] if extra else 1
+
     def _count(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> int:
         """Images in a parsed file, after checking it is a file this circuit codes."""
-        count = extra[0] if len(extra) == 1 else 1
+        count = self._stack(extra)
         if (meta.to_fields() != self._fields() or len(extra) > 1 or extra == (1,) or count < 1
                 or count * meta.width * meta.height > MAX_IMAGE_PIXELS or len(streams) != -(-count // GROUP)):
             raise NeurocodecError(f"corrupt {self.name} file: unexpected image metadata or streams")
@@ -115,11 +120,11 @@ class PcLossless(WeightsCodec):
             media.write_image(path, images[0])
 
     def describe(self, meta: ImageMeta, extra: tuple[int, ...]) -> dict:
-        return {"images": extra[0] if extra else 1}
+        return {"images": self._stack(extra)}
 
     @classmethod
     def coded_pixels(cls, meta: ImageMeta, extra: tuple[int, ...]) -> int:
-        return meta.width * meta.height * max(1, extra[0] if extra else 1)
+        return meta.width * meta.height * max(1, cls._stack(extra))
 
     # --- many images --------------------------------------------------------------------------
     def encode_images(self, images: Any, stats: dict | None = None) -> bytes:

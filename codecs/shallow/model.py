@@ -157,6 +157,4 @@ def two_layer_model(N: int = 128, M: int = 192) -> HyperpriorModel:
     """The two-layer shallow codec: ``mbt2018-mean``'s analysis and mean-scale hyperprior (same
     N, M and names, so training starts from its weights) with :class:`TwoLayerSynthesis` as the
     decoder; the whole decoder is a fraction of mbt2018-mean's MACs (``results/shallow``)."""
-    model = mean_scale_hyperprior(N, M)
-    model.g_s = TwoLayerSynthesis(M)
-    return model
+    return mean_scale_hyperprior(N, M, synthesis=TwoLayerSynthesis(M))
