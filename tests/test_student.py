@@ -172,3 +172,29 @@ def test_shipped_codec_round_trips_and_sees_the_cat(quality):
     assert codec_for(data).quality == quality
     top = classify(data)
     assert len(top) == 5 and any(281 <= p.index <= 285 for p in top)  # tabby ... Egyptian cat
+
+
+def test_training_runs_one_stage_from_a_checkpoint_and_only_named_parameters_learn(tmp_path):
+    from safetensors.torch import load_file
+
+    from neurocodec.codecs.student import train
+    from neurocodec.media import write_image
+
+    data = tmp_path / "images"
+    data.mkdir()
+    for seed in range(2):
+        write_image(data / f"{seed}.png", smooth_image(160, 160, seed=seed))
+    first, second = tmp_path / "a", tmp_path / "b"
+    train.main(["--data", str(data), "--out", str(first), "--stages", "1", "--steps", "1", "0",
+                "--train-only", "student.decoder"])
+    torch.manual_seed(0)  # the loop seeds the model's initialisation so
+    fresh = train.Distillation(1).state_dict()
+    trained = load_file(str(first / "stage1" / "model.safetensors"))
+    assert not (second / "stage2").exists() and not (first / "stage2").exists()
+    assert all(torch.equal(trained[k], fresh[k]) for k in fresh if k.startswith(("student.encoder", "student.log_gain")))
+    assert not all(torch.equal(trained[k], fresh[k]) for k in fresh if k.startswith("student.decoder"))
+    train.main(["--data", str(data), "--out", str(second), "--stages", "2", "--init", str(first / "stage1"),
+                "--steps", "0", "1"])
+    state = json.loads((second / "stage2" / "state.json").read_text())
+    assert state["step"] == 1 and state["config"]["init"] == str(first / "stage1")
+    assert not (second / "stage1").exists()

@@ -152,7 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, nargs=2, metavar=("STAGE1", "STAGE2"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--resume", action="store_true")
-    p.add_argument("--init", metavar="CHECKPOINT", help="start stage 1 from this checkpoint's weights")
+    p.add_argument("--stages", type=int, nargs="+", choices=(1, 2), default=(1, 2), help="stages to run")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start the first stage run from this checkpoint's weights "
+                   "(a later stage starts from the earlier one's)")
+    p.add_argument("--minutes", type=float, help="wall-time budget of each stage")
+    p.add_argument("--train-only", nargs="+", default=(), metavar="PREFIX",
+                   help="only parameters whose names start so learn (e.g. student.decoder)")
     p.add_argument("--export", metavar="CHECKPOINT", help="export this checkpoint to the shipped weights")
     p.add_argument("--measured", help="bench_imagenet.py JSON: its per-quality numbers go in the manifest rows "
                    "(of the checkpoint in --export, else of --out's stage 2)")
@@ -172,11 +177,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.data:
         p.error("--data is required for training")
-    for stage, recipe in ((1, stage1_recipe()), (2, stage2_recipe())):
+    for stage in sorted(set(args.stages)):
+        recipe = stage1_recipe() if stage == 1 else stage2_recipe()
         steps = args.steps[stage - 1] if args.steps else recipe.steps
+        init = str(out / "stage1") if stage == 2 and 1 in args.stages else args.init
         config = training.TrainConfig(data=args.data, out=str(out / f"stage{stage}"), steps=steps, lr=recipe.lr,
-                                      batch=recipe.batch, crop=recipe.crop, checkpoint_every=50,
-                                      init=str(out / "stage1") if stage == 2 else args.init)
+                                      batch=recipe.batch, crop=recipe.crop, checkpoint_every=50, init=init,
+                                      minutes=args.minutes, train_only=tuple(args.train_only))
         training.train(recipe, config, resume=args.resume)
 
 
