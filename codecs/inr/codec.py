@@ -40,7 +40,7 @@ from .layers import channel_schedule, stage_sizes
 from .nervpp import NeRVpp, NeRVppArch
 
 PRESETS = {
-    "fast": Schedule(epochs=30, lr=3e-3, warmup=0.1, prune=0.2, finetune=0.2),  # CPU default
+    "fast": Schedule(epochs=30, lr=1e-3, warmup=0.1, prune=0.2, finetune=0.2),  # CPU default
     "quality": Schedule(epochs=300, lr=1e-3, warmup=0.2, prune=0.4, finetune=0.1),  # GPU
 }
 QUALITY_BPP = {1: 0.01, 2: 0.02, 3: 0.04, 4: 0.08}
