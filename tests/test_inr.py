@@ -84,6 +84,19 @@ def test_corrupt_stream_with_valid_crc_fails_cleanly(encoded):
         registry.decode(container.pack(container.Container(parsed.codec_id, 0, huge, parsed.streams)))
 
 
+def test_fresh_hnerv_output_follows_its_input_frame():
+    """The decoder's init keeps the frame-dependent signal through five stages (PyTorch's default
+    init left 0.03 % of it, and fits learnt only the mean frame)."""
+    from neurocodec.codecs.inr.hnerv import HNeRV, HNeRVArch
+
+    torch.manual_seed(0)
+    frames = torch.rand(4, 3, 160, 320)
+    model = HNeRV(HNeRVArch((5, 4, 4, 2, 2), (1, 3, 5, 5, 5), (20, 17, 14, 12, 12), 16), 160, 320)
+    with torch.no_grad():
+        out = model.fit_forward(frames, torch.arange(4))
+    assert out.std(0).mean() > 0.05 * frames.std(0).mean()
+
+
 @pytest.mark.parametrize("bits", [4, 6, 8])
 def test_quantization_symbols_round_trip_exactly(bits):
     rng = np.random.default_rng(bits)
