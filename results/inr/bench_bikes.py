@@ -7,6 +7,9 @@ summary.txt) and inr_details.json/csv (fitting time and epochs, PSNR of the floa
 weight and embedding sizes: entropy-coded vs 8-bit raw vs Huffman).
 
     python results/inr/bench_bikes.py --minutes 9 --threads 2
+
+``--combine DIR...`` measures nothing: it joins the per-file rows of earlier runs (x264/x265 from
+the first, whose encoders are deterministic) into one report (summary, BD-rates, rd.png) in --out.
 """
 
 from __future__ import annotations
@@ -67,7 +70,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, help="first N frames only")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="DIR", help="join earlier runs' per_file.csv")
     args = parser.parse_args()
+    if args.combine:
+        return combine(args.combine, args.out)
     torch.set_num_threads(args.threads)
     crfs = tuple(int(c) for c in args.crf.split(","))
     codecs = [VIDEO_CODECS["x264"], VIDEO_CODECS["x265"]]
@@ -87,6 +93,26 @@ def main() -> None:
         writer = csv.DictWriter(f, fieldnames=list(flat[0]))
         writer.writeheader()
         writer.writerows(flat)
+
+
+def combine(runs: list[Path], out: Path) -> None:
+    """One report from the rows of several runs: each INR point from its run, x264/x265 from the first."""
+    rows: list[dict] = []
+    for run in runs:
+        with open(run / "per_file.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                if row["codec"] in ("x264", "x265") and run != runs[0]:
+                    continue
+                rows.append({k: v if k in ("codec", "file") else (int(v) if k == "quality" else float(v))
+                             for k, v in row.items()})
+    names = list(dict.fromkeys(r["codec"] for r in rows))
+    codecs = [VIDEO_CODECS[n] if n in VIDEO_CODECS else
+              BenchCodec(n, f"{load(n).description}; points joined from {', '.join(r.name for r in runs)}",
+                         tuple(int(r["quality"]) for r in rows if r["codec"] == n), None) for n in names]
+    rows.sort(key=lambda r: (names.index(r["codec"]), r["quality"]))
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(rows, ["bpp", "kbps", "psnr-y", "psnr-rgb", "encoding_fps", "decoding_fps"])
+    print(write_report(out, LAYOUT, codecs, rows, summary, "x264"))
 
 
 if __name__ == "__main__":
