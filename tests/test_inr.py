@@ -179,6 +179,8 @@ def test_options_validated():
     with pytest.raises(NeurocodecError):
         registry.load("nerv++", preset="slow")
     with pytest.raises(NeurocodecError):
+        registry.load("hnerv", epochs=0)
+    with pytest.raises(NeurocodecError):
         registry.load("hnerv").encode(np.zeros((8, 8, 3), np.uint8))
 
 
@@ -205,6 +207,14 @@ def test_cli_encode_decode_single_frame(clip, tmp_path, capsys):
     assert main(["decode", str(ncs), "-o", str(tmp_path / "y.png"), "--frames", "2:4"]) == 2
     assert main(["encode", str(tmp_path / "f3.png"), "-o", str(tmp_path / "i.ncs"), "--bpp", "0.1"]) == 2
     assert "takes no --bpp" in capsys.readouterr().err
+
+
+def test_cli_epochs_replace_the_presets(clip, tmp_path):
+    ncs = tmp_path / "e.ncs"
+    assert main(["encode", str(clip), "-o", str(ncs), "--codec", "nerv++", "--size", "4000", "--epochs", "2"]) == 0
+    codec = registry.codec_for(ncs.read_bytes())
+    meta, extra, _ = codec.parse(ncs.read_bytes())
+    assert codec.describe(meta, extra)["epochs"] == 2
 
 
 @pytest.mark.slow

@@ -77,8 +77,8 @@ class INRCodec(Codec):
         super().__init__(quality)
         if bpp is not None and size is not None:
             raise NeurocodecError("give a target --bpp or --size, not both")
-        if (bpp is not None and bpp <= 0) or (size is not None and size <= 0) or (minutes is not None and minutes <= 0):
-            raise NeurocodecError("--bpp, --size and --minutes must be positive")
+        if any(v is not None and v <= 0 for v in (bpp, size, minutes, epochs)):
+            raise NeurocodecError("--bpp, --size, --minutes and --epochs must be positive")
         if preset is not None and preset not in PRESETS:
             raise NeurocodecError(f"unknown preset {preset!r}; choose {', '.join(PRESETS)}")
         if device not in (None, "cpu", "cuda"):
@@ -90,7 +90,7 @@ class INRCodec(Codec):
             self.quality = None  # the explicit target replaces the quality's
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         base = PRESETS[preset or ("quality" if self.device == "cuda" else "fast")]
-        self.schedule = Schedule(**{**vars(base), "minutes": minutes, **({"epochs": epochs} if epochs else {})})
+        self.schedule = Schedule(**{**vars(base), "minutes": minutes, **({"epochs": epochs} if epochs is not None else {})})
         self.fitted: Fitted | None = None
 
     # --- what subclasses supply --------------------------------------------------------------
