@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
@@ -90,7 +90,7 @@ class INRCodec(Codec):
             self.quality = None  # the explicit target replaces the quality's
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         base = PRESETS[preset or ("quality" if self.device == "cuda" else "fast")]
-        self.schedule = Schedule(**{**vars(base), "minutes": minutes, **({"epochs": epochs} if epochs is not None else {})})
+        self.schedule = replace(base, minutes=minutes, epochs=epochs or base.epochs)
         self.fitted: Fitted | None = None
 
     # --- what subclasses supply --------------------------------------------------------------

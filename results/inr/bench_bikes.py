@@ -103,7 +103,7 @@ def combine(runs: list[Path], out: Path) -> None:
     for run in runs:
         with open(run / "per_file.csv", newline="") as f:
             for row in csv.DictReader(f):
-                if row["codec"] in ("x264", "x265") and run != runs[0]:
+                if row["codec"] in VIDEO_CODECS and run != runs[0]:
                     continue
                 rows.append({k: v if k in ("codec", "file") else (int(v) if k == "quality" else float(v))
                              for k, v in row.items()})

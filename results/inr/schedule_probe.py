@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
+from bench_bikes import BIKES  # this folder's bench script
 
 from neurocodec import load
 from neurocodec.codecs.inr.fit import Schedule, fit, psnr_of, read_frames
 from neurocodec.modality import VideoMeta
-
-BIKES = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "video" / "bikes.mp4"
 
 
 def main() -> None:
