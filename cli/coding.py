@@ -47,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "NeRV++, on a 250-frame 640x272 clip, 2 cores) or quality (300 epochs, GPU default)")
     inr.add_argument("--epochs", type=int, help="epochs instead of the preset's (e.g. --epochs 100 --minutes 30: "
                                                 "as many as 30 minutes allow)")
+    inr.add_argument("--batch", type=int, help="frames per fitting step (default 1)")
     p.set_defaults(func=encode)
 
     p = sub.add_parser("decode", help="reconstruct a media file from a .ncs file",
@@ -107,7 +108,7 @@ def encode(args: argparse.Namespace) -> int:
     return 0
 
 
-_CODEC_OPTIONS = ("effort", "device", "bpp", "size", "minutes", "preset", "epochs")  # passed only when given
+_CODEC_OPTIONS = ("effort", "device", "bpp", "size", "minutes", "preset", "epochs", "batch")  # passed only when given
 
 
 def _frame_range(spec: str) -> range:

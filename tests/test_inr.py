@@ -181,6 +181,8 @@ def test_options_validated():
     with pytest.raises(NeurocodecError):
         registry.load("hnerv", epochs=0)
     with pytest.raises(NeurocodecError):
+        registry.load("hnerv", batch=0)
+    with pytest.raises(NeurocodecError):
         registry.load("hnerv").encode(np.zeros((8, 8, 3), np.uint8))
 
 
@@ -209,12 +211,14 @@ def test_cli_encode_decode_single_frame(clip, tmp_path, capsys):
     assert "takes no --bpp" in capsys.readouterr().err
 
 
-def test_cli_epochs_replace_the_presets(clip, tmp_path):
+def test_cli_epochs_and_batch_replace_the_presets(clip, tmp_path):
     ncs = tmp_path / "e.ncs"
-    assert main(["encode", str(clip), "-o", str(ncs), "--codec", "nerv++", "--size", "4000", "--epochs", "2"]) == 0
+    assert main(["encode", str(clip), "-o", str(ncs), "--codec", "nerv++", "--size", "4000", "--epochs", "2",
+                 "--batch", "3"]) == 0
     codec = registry.codec_for(ncs.read_bytes())
     meta, extra, _ = codec.parse(ncs.read_bytes())
     assert codec.describe(meta, extra)["epochs"] == 2
+    assert registry.load("hnerv", batch=3).schedule.batch == 3
 
 
 @pytest.mark.slow

@@ -73,12 +73,12 @@ class INRCodec(Codec):
 
     def __init__(self, quality: int | None = None, bpp: float | None = None, size: int | None = None,
                  minutes: float | None = None, device: str | None = None, preset: str | None = None,
-                 progress: bool = True, epochs: int | None = None):
+                 progress: bool = True, epochs: int | None = None, batch: int | None = None):
         super().__init__(quality)
         if bpp is not None and size is not None:
             raise NeurocodecError("give a target --bpp or --size, not both")
-        if any(v is not None and v <= 0 for v in (bpp, size, minutes, epochs)):
-            raise NeurocodecError("--bpp, --size, --minutes and --epochs must be positive")
+        if any(v is not None and v <= 0 for v in (bpp, size, minutes, epochs, batch)):
+            raise NeurocodecError("--bpp, --size, --minutes, --epochs and --batch must be positive")
         if preset is not None and preset not in PRESETS:
             raise NeurocodecError(f"unknown preset {preset!r}; choose {', '.join(PRESETS)}")
         if device not in (None, "cpu", "cuda"):
@@ -90,7 +90,7 @@ class INRCodec(Codec):
             self.quality = None  # the explicit target replaces the quality's
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         base = PRESETS[preset or ("quality" if self.device == "cuda" else "fast")]
-        self.schedule = replace(base, minutes=minutes, epochs=epochs or base.epochs)
+        self.schedule = replace(base, minutes=minutes, epochs=epochs or base.epochs, batch=batch or base.batch)
         self.fitted: Fitted | None = None
 
     # --- what subclasses supply --------------------------------------------------------------

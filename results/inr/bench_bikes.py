@@ -36,9 +36,9 @@ DETAILS: list[dict] = []
 class INRCoder:
     """The bench's coder contract over an INR codec: encode(path) -> bytes, decode(bytes) -> frames."""
 
-    def __init__(self, name: str, bpp: float, minutes: float, epochs: int | None = None):
+    def __init__(self, name: str, bpp: float, minutes: float, **options):
         self.name, self.bpp = name, bpp
-        self.codec = load(name, bpp=bpp, minutes=minutes, epochs=epochs)
+        self.codec = load(name, bpp=bpp, minutes=minutes, **options)
 
     def encode(self, path) -> bytes:
         start = time.perf_counter()
@@ -55,17 +55,20 @@ class INRCoder:
         return self.codec.decode(data).frames
 
 
-def inr_bench(name: str, points: list[float], minutes: float, epochs: int | None = None) -> BenchCodec:
-    """Qualities are target bpp x 1000."""
+def inr_bench(name: str, points: list[float], minutes: float, **options) -> BenchCodec:
+    """Qualities are target bpp x 1000; ``options`` (preset, epochs, batch) go to the codec when given."""
+    options = {k: v for k, v in options.items() if v is not None}
     return BenchCodec(name, f"{load(name).description}; fitted {minutes} min per point on CPU"
-                      + (f", {epochs} epochs planned" if epochs else ""),
-                      tuple(round(b * 1000) for b in points), lambda q: INRCoder(name, q / 1000, minutes, epochs))
+                      + "".join(f", {k} {v}" for k, v in options.items()),
+                      tuple(round(b * 1000) for b in points), lambda q: INRCoder(name, q / 1000, minutes, **options))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=9.0, help="fitting budget per INR point")
+    parser.add_argument("--preset", choices=("fast", "quality"), help="fitting preset (default: the codec's for the CPU)")
     parser.add_argument("--epochs", type=int, help="epochs planned per INR point (default: the preset's)")
+    parser.add_argument("--batch", type=int, help="frames per fitting step (default: the preset's, 1)")
     parser.add_argument("--hnerv", default="0.005,0.01,0.02", help="HNeRV target bpp points (\"\": none)")
     parser.add_argument("--nervpp", default="0.01,0.02", help="NeRV++ target bpp points (\"\": none)")
     parser.add_argument("--crf", default="37,42,47,51", help="x264/x265 CRF points")
@@ -81,7 +84,8 @@ def main() -> None:
     codecs = [VIDEO_CODECS["x264"], VIDEO_CODECS["x265"]]
     for name, points in (("hnerv", args.hnerv), ("nerv++", args.nervpp)):
         if points:  # "" leaves the codec out
-            codecs.append(inr_bench(name, [float(b) for b in points.split(",")], args.minutes, args.epochs))
+            codecs.append(inr_bench(name, [float(b) for b in points.split(",")], args.minutes,
+                                       preset=args.preset, epochs=args.epochs, batch=args.batch))
     qualities = {"x264": crfs, "x265": crfs, **{c.name: c.qualities for c in codecs[2:]}}
     prepare_out_dir(args.out, codecs, force=True)
     with tempfile.TemporaryDirectory(prefix="inr-bench-") as folder:
