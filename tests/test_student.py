@@ -186,7 +186,7 @@ def test_training_runs_one_stage_from_a_checkpoint_and_only_named_parameters_lea
         write_image(data / f"{seed}.png", smooth_image(160, 160, seed=seed))
     first, second = tmp_path / "a", tmp_path / "b"
     train.main(["--data", str(data), "--out", str(first), "--stages", "1", "--steps", "1", "0",
-                "--train-only", "student.decoder"])
+                "--train-only", "student.decoder", "--batch", "2", "--crop", "96"])
     torch.manual_seed(0)  # the loop seeds the model's initialisation so
     fresh = train.Distillation(1).state_dict()
     trained = load_file(str(first / "stage1" / "model.safetensors"))
@@ -197,4 +197,6 @@ def test_training_runs_one_stage_from_a_checkpoint_and_only_named_parameters_lea
                 "--steps", "0", "1"])
     state = json.loads((second / "stage2" / "state.json").read_text())
     assert state["step"] == 1 and state["config"]["init"] == str(first / "stage1")
+    first_config = json.loads((first / "stage1" / "state.json").read_text())["config"]
+    assert (first_config["batch"], first_config["crop"], first_config["device"]) == (2, 96, "cpu")
     assert not (second / "stage1").exists()

@@ -48,8 +48,8 @@ class Distillation(nn.Module):
 
     def __init__(self, stage: int):
         super().__init__()
+        self.student = StudentModel()  # first: the teacher's first load draws random numbers, later ones do not
         self._teacher = (load_teacher(),)
-        self.student = StudentModel()
         self.student.init_from(self._teacher[0])
         self.stage = stage
         if stage == 2:
@@ -64,7 +64,7 @@ class Distillation(nn.Module):
         return self
 
     def forward(self, x: Tensor) -> dict:
-        teacher = self._teacher[0]
+        teacher = self._teacher[0].to(x.device)  # outside the module tree, so it follows the input
         quality = int(torch.randint(self.student.num_qualities, ()))
         with torch.no_grad():
             t_rebuilt, t_split = teacher.head_taps(x, (REBUILT_BLOCK, SPLIT_BLOCK - 1))
@@ -135,14 +135,18 @@ def trained_steps(checkpoint: Path) -> int:
 
 
 def record_weights(path: Path, checkpoint: Path, measured: dict[int, dict]) -> None:
-    """Manifest rows (one per quality) for the exported file ``path``, trained up to ``checkpoint``."""
+    """Manifest rows (one per quality) for the exported file ``path``, trained up to ``checkpoint``
+    (data, device, batch and crop from its training config)."""
     sha = weights.sha256_file(path)
+    config = json.loads((checkpoint / "state.json").read_text())["config"]
     for q in range(1, len(BETAS) + 1):
         weights.record(weights.WeightsEntry(
-            codec=CODEC, quality=q, file=path.name, sha256=sha, data="BSDS500 (500 images, unlabeled)",
-            steps=trained_steps(checkpoint), device="cpu", measured=measured.get(q, {}),
-            notes="stage 1 feature distillation + stage 2 KD of the server side, batch 16 of 128x128 crops; "
-                  "measured: imagenet_1k, 1000 224x224 centre crops (results/student)"))
+            codec=CODEC, quality=q, file=path.name, sha256=sha,
+            data=", ".join(Path(d).name for d in config["data"]) + " (unlabeled)",
+            steps=trained_steps(checkpoint), device=config["device"], measured=measured.get(q, {}),
+            notes=f"stage 1 feature distillation + stage 2 KD of the server side, batch {config['batch']} of "
+                  f"{config['crop']}x{config['crop']} crops; measured: imagenet_1k, 1000 224x224 centre crops "
+                  "(results/student)"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=f"runs/{CODEC}")
     p.add_argument("--steps", type=int, nargs=2, metavar=("STAGE1", "STAGE2"))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--batch", type=int, help="crops per step (default: the recipe's, 16)")
+    p.add_argument("--crop", type=int, help="crop side in pixels (default: the recipe's, 128)")
+    p.add_argument("--workers", type=int, default=0, help="data loader processes")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--stages", type=int, nargs="+", choices=(1, 2), default=(1, 2), help="stages to run")
     p.add_argument("--init", metavar="CHECKPOINT", help="start the first stage run from this checkpoint's weights "
@@ -182,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         steps = args.steps[stage - 1] if args.steps else recipe.steps
         init = str(out / "stage1") if stage == 2 and 1 in args.stages else args.init
         config = training.TrainConfig(data=args.data, out=str(out / f"stage{stage}"), steps=steps, lr=recipe.lr,
-                                      batch=recipe.batch, crop=recipe.crop, checkpoint_every=50, init=init,
+                                      batch=args.batch or recipe.batch, crop=args.crop or recipe.crop,
+                                      device=args.device, workers=args.workers, checkpoint_every=50, init=init,
                                       minutes=args.minutes, train_only=tuple(args.train_only))
         training.train(recipe, config, resume=args.resume)
 
