@@ -1,12 +1,13 @@
-"""RD benchmark of the INR codecs on bikes.mp4 next to x264 and x265 (preset medium), same frames,
+"""RD benchmark of the INR codecs on bikes.mp4 (or ``--clip``) next to x264 and x265 (preset medium), same frames,
 same run, same measurement (neurocodec.bench.video's per-clip measure: bpp from the whole file,
 PSNR-Y on yuv420p and PSNR-RGB, means of per-frame PSNR; encoding fps = frames / fitting time).
 
-Writes into results/inr/: the bench report (JSON per codec in CompressAI's shape, CSV, PNG,
+Writes into --out (default results/inr/): the bench report (JSON per codec in CompressAI's shape, CSV, PNG,
 summary.txt) and inr_details.json/csv (fitting time and epochs, PSNR of the float model,
 weight and embedding sizes: entropy-coded vs 8-bit raw vs Huffman).
 
     python results/inr/bench_bikes.py --minutes 9 --threads 2
+    python results/inr/bench_bikes.py --clip .../bigbuckbunny.mp4 --scale 0.5 --out DIR  # another clip
 
 ``--combine DIR...`` measures nothing: it joins the per-file rows of earlier runs (x264/x265 from
 the first, whose encoders are deterministic) into one report (summary, BD-rates, rd.png) in --out.
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--hnerv", default="0.005,0.01,0.02", help="HNeRV target bpp points (\"\": none)")
     parser.add_argument("--nervpp", default="0.01,0.02", help="NeRV++ target bpp points (\"\": none)")
     parser.add_argument("--crf", default="37,42,47,51", help="x264/x265 CRF points")
+    parser.add_argument("--clip", type=Path, default=BIKES, help="video file (default: bikes.mp4)")
+    parser.add_argument("--scale", type=float, help="resize the clip's frames by this factor first (e.g. 0.5)")
     parser.add_argument("--frames", type=int, help="first N frames only")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE)
@@ -89,8 +92,8 @@ def main() -> None:
     qualities = {"x264": crfs, "x265": crfs, **{c.name: c.qualities for c in codecs[2:]}}
     prepare_out_dir(args.out, codecs, force=True)
     with tempfile.TemporaryDirectory(prefix="inr-bench-") as folder:
-        clip = prepare_clip(BIKES, Path(folder) / "clip.mkv", args.frames, None)
-        rows = sweep(codecs, qualities, [(BIKES.name, clip)], _measure, unit="point")
+        clip = prepare_clip(args.clip, Path(folder) / "clip.mkv", args.frames, args.scale)
+        rows = sweep(codecs, qualities, [(args.clip.name, clip)], _measure, unit="point")
     summary = summarize(rows, ["bpp", "kbps", "psnr-y", "psnr-rgb", "encoding_fps", "decoding_fps"])
     print(write_report(args.out, LAYOUT, codecs, rows, summary, "x264"))
     (args.out / "inr_details.json").write_text(json.dumps(DETAILS, indent=1))
