@@ -57,6 +57,11 @@ class Distillation(nn.Module):
                 part.requires_grad_(False)
             self.student.log_gain.requires_grad_(False)
 
+    def _apply(self, fn, *args, **kwargs) -> "Distillation":
+        """``.to(device)`` and the like move the teacher too (it is outside the module tree)."""
+        self._teacher[0]._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
     def train(self, mode: bool = True) -> "Distillation":
         super().train(mode)
         if self.stage == 2:  # the device side runs as at coding time: rounded latents
@@ -64,7 +69,7 @@ class Distillation(nn.Module):
         return self
 
     def forward(self, x: Tensor) -> dict:
-        teacher = self._teacher[0].to(x.device)  # outside the module tree, so it follows the input
+        teacher = self._teacher[0]
         quality = int(torch.randint(self.student.num_qualities, ()))
         with torch.no_grad():
             t_rebuilt, t_split = teacher.head_taps(x, (REBUILT_BLOCK, SPLIT_BLOCK - 1))

@@ -1,7 +1,8 @@
 """PSNR of an INR fit on bikes.mp4 after a fixed wall-time budget, per (learning rate, batch) variant.
 
-The codec's architecture for the target bpp and its fit loop (warmup and cosine compressed into the
-budget, no pruning); PSNR of the float model on every 5th frame. One JSON line per variant.
+The codec's architecture for the target bpp and its fit loop with the fast preset's schedule
+(warmup and cosine compressed into the budget), no pruning; PSNR of the float model on every 5th
+frame. One JSON line per variant.
 
     python results/inr/schedule_probe.py --minutes 5 --variants 1e-3:1,2e-3:1,1e-3:2,2e-3:2
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import torch
 from bench_bikes import BIKES  # this folder's bench script
 
 from neurocodec import load
-from neurocodec.codecs.inr.fit import Schedule, fit, psnr_of, read_frames
+from neurocodec.codecs.inr.codec import PRESETS
+from neurocodec.codecs.inr.fit import fit, psnr_of, read_frames
 from neurocodec.modality import VideoMeta
 
 
@@ -32,11 +35,12 @@ def main() -> None:
     meta = VideoMeta(frames.shape[3], frames.shape[2], frames.shape[0], 25, 1)
     index = torch.arange(0, len(frames), 5)
     for variant in args.variants.split(","):
-        lr, batch = float(variant.split(":")[0]), int(variant.split(":")[1])
+        lr, batch = variant.split(":")
+        lr, batch = float(lr), int(batch)
         codec = load(args.codec, bpp=args.bpp, progress=False)
         torch.manual_seed(0)
         model = codec.fit_model(codec.choose_arch(meta), meta)
-        schedule = Schedule(epochs=30, lr=lr, warmup=0.1, prune=0.0, finetune=0.0, batch=batch, minutes=args.minutes)
+        schedule = replace(PRESETS["fast"], lr=lr, prune=0.0, finetune=0.0, batch=batch, minutes=args.minutes)
         _, report = fit(model, [], frames, schedule, progress=False)
         with torch.no_grad():
             x = frames[index].float() / 255
