@@ -101,6 +101,14 @@ class LearnedImageCodec(WeightsCodec):
         return load_model(cls.build_model, cls.training_only, path, sha256, cls.name)
 
     @classmethod
+    def training_start(cls, path: str | Path) -> nn.Module:
+        """A shipped weights file as a start for training (``--init``): :meth:`load_model`'s model
+        with the float z density, which the file omits, refitted to its z tables."""
+        model = cls.load_model(path)
+        model.hyper.z.fit_density_to_tables()
+        return model
+
+    @classmethod
     def untrained(cls, quality: int | None = None, seed: int = 0) -> LearnedImageCodec:
         """This codec with freshly initialised (seeded) weights: for timing and operation counts,
         which do not depend on training. The weights go to one file per codec and seed in the

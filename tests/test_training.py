@@ -108,7 +108,8 @@ def test_init_copies_what_fits_from_a_related_model(tmp_path):
 @pytest.mark.parametrize("codec", ["shallow-jpeglike", "walloc-rgb"])
 def test_init_from_a_shipped_weights_file(codec):
     """Training can resume from the committed weights: the float model rebuilt from the shipped
-    file (the fixed-point synthesis restored to float for shallow-jpeglike) is the starting point."""
+    file (the fixed-point synthesis restored to float, the z density refitted to the z tables
+    for shallow-jpeglike) is the starting point."""
     recipe = training.recipe_for(codec)
     entry = next(e for e in weights.manifest() if e.codec == codec)
     path = weights.weights_dir() / entry.file
@@ -124,6 +125,12 @@ def test_init_from_a_shipped_weights_file(codec):
     if codec == "shallow-jpeglike":  # the synthesis is not in the file: it comes back from the exact net
         assert any(k.startswith("synthesis.") for k in restored)
         assert not any(k.startswith("synthesis.") for k in missing)
+        z = model.hyper.z  # nor is the z density: refitted, it gives back the shipped tables
+        z.update()
+        assert torch.equal(z.table_offsets, shipped["hyper.z.table_offsets"].int())
+        assert torch.equal(z.table_sizes, shipped["hyper.z.table_sizes"].int())
+        pmf = [t.double() / t.double().sum(1, keepdim=True) for t in (z.table_freqs, shipped["hyper.z.table_freqs"])]
+        assert (pmf[0] - pmf[1]).abs().max() < 1e-3
 
 
 def test_cli_parser_and_recipe_lookup():
@@ -148,7 +155,8 @@ def test_image_codec_recipes_train_a_step(codec, image_folder, tmp_path):
 
 def test_shallow_2layer_starts_from_mbt_weights_with_only_its_synthesis_learning(image_folder, tmp_path):
     """A shipped file is read by the codec that owns it: shallow-2layer takes mbt2018-mean's
-    analysis and hyperprior; with --train-only g_s. nothing else moves in a step."""
+    analysis and hyperprior (not its per-quality rows: 7 qualities against 9); with
+    --train-only g_s. nothing else moves in a step."""
     if not any(e.codec == "mbt2018-mean" for e in weights.manifest()):
         pytest.skip("mbt2018-mean weights are not shipped")
     torch.set_num_threads(1)
@@ -157,11 +165,13 @@ def test_shallow_2layer_starts_from_mbt_weights_with_only_its_synthesis_learning
                                   batch=1, crop=64, checkpoint_every=1, train_only=("g_s.",),
                                   init=str(weights.find("mbt2018-mean", 1).path))
     state = training.train(recipe, config)
-    missing = [k for k in state["init_missing"] if not k.startswith("hyper.z.table")]  # tables: rebuilt by update()
-    assert missing and all(k.startswith("g_s.") for k in missing)
+    per_quality = {"lambdas", "log_gain", "position_offset", "position_offset_fx", "inverse_gain"}
+    assert per_quality <= set(state["init_missing"])
+    missing = [k for k in state["init_missing"] if not k.startswith("hyper.z.table") and k not in per_quality]
+    assert missing and all(k.startswith("g_s.") for k in missing)  # z tables: rebuilt by update()
     from safetensors.torch import load_file
     trained = load_file(str(tmp_path / "run" / "model.safetensors"))
     shipped = {k: v.float() for k, v in weights.load_state(weights.find("mbt2018-mean", 1).path).items()
-               if v.is_floating_point() and not k.startswith("g_s.")}  # mbt2018-mean's synthesis is unused
+               if v.is_floating_point() and not k.startswith("g_s.") and k not in per_quality}
     assert shipped.keys() <= trained.keys()
     assert all(torch.equal(trained[k], v) for k, v in shipped.items())  # g_a, gains, ...: frozen

@@ -1,6 +1,6 @@
 """``bmshj2018-hyperprior`` (id 1) and ``mbt2018-mean`` (id 2): the registered codecs and recipes.
 
-One variable-rate model per codec (N=128, M=192) serves qualities 1..7, one weights file each;
+One variable-rate model per codec (N=128, M=192) serves qualities 1..9, one weights file each;
 file handling is :class:`~neurocodec.codecs.learned_image.LearnedImageCodec`'s. Images are
 padded (edge replication) to a multiple of 64 and cropped back after decoding.
 """
@@ -33,7 +33,7 @@ class HyperpriorCodec(LearnedImageCodec):
     """Shared settings of the two hyperprior codecs."""
 
     qualities = tuple(range(1, len(LAMBDAS) + 1))
-    default_quality = 4
+    default_quality = 6  # lambda 0.013
     stride = STRIDE
     # Float weights that coding replaces (by the fixed-point h_s and integer tables).
     training_only = ("hyper.h_s.", "hyper.z.density.")
@@ -42,7 +42,7 @@ class HyperpriorCodec(LearnedImageCodec):
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are the model's fixed per-quality ladder (``LAMBDAS``)."""
         refuse_lmbda(cls.name, lmbda)
-        return Recipe(build=cls.build_model, param_groups=_param_groups, from_weights=cls.load_model,
+        return Recipe(build=cls.build_model, param_groups=_param_groups, from_weights=cls.training_start,
                       steps=200_000, lr=1e-4, batch=8, crop=256)
 
     def describe(self, meta, extra: tuple[int, ...]) -> dict:

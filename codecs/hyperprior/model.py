@@ -29,8 +29,10 @@ from neurocodec.codecs.variable_rate import VariableRateHyperprior, conv, deconv
 from neurocodec.entropy import Decoder
 
 # Rate-distortion trade-off per quality (loss = lambda * 255^2 * MSE + bpp): CompressAI's MSE
-# ladder for qualities 1..7, about 0.12 to 1.25 bpp on Kodak for its mbt2018-mean.
-LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
+# ladder (its qualities 1..7, about 0.12 to 1.25 bpp on Kodak for its mbt2018-mean) as our
+# qualities 3..9, below it two more halvings, since our shorter-trained models spend more bits
+# at the same lambda (CompressAI's 0.0018 gives our mbt2018-mean 0.29 bpp).
+LAMBDAS = (0.00045, 0.0009, 0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
 HYPER_DOWNSAMPLE = 4
 STRIDE = 16 * HYPER_DOWNSAMPLE  # images are padded to a multiple of this
 
@@ -45,10 +47,11 @@ class HyperpriorModel(VariableRateHyperprior):
     ``M``-channel latents at 1/16 resolution; ``x`` in [0, 1], NCHW, sides multiple of 64.
     :func:`scale_hyperprior` and :func:`mean_scale_hyperprior` build the papers' models."""
 
-    def __init__(self, g_a: nn.Module, g_s: nn.Module, hyper: HyperpriorLatentCodec, M: int):
-        super().__init__(LAMBDAS, M, 0.5 * torch.log(torch.tensor(LAMBDAS) / LAMBDAS[len(LAMBDAS) // 2]))
+    def __init__(self, g_a: nn.Module, g_s: nn.Module, hyper: HyperpriorLatentCodec, M: int,
+                 lambdas: tuple[float, ...] = LAMBDAS):
+        super().__init__(lambdas, M, 0.5 * torch.log(torch.tensor(lambdas) / lambdas[len(lambdas) // 2]))
         self.g_a, self.g_s, self.hyper = g_a, g_s, hyper
-        self.register_buffer("inverse_gain", torch.ones(len(LAMBDAS), M))  # decoding multiplies, no exp
+        self.register_buffer("inverse_gain", torch.ones(len(lambdas), M))  # decoding multiplies, no exp
 
     def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
         """Scaled latents ``y`` (before quantization); ``quality`` holds 0-based indexes per image."""
@@ -110,10 +113,11 @@ def scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
     return HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, False), M)
 
 
-def mean_scale_hyperprior(N: int = 128, M: int = 192, synthesis: nn.Module | None = None) -> HyperpriorModel:
+def mean_scale_hyperprior(N: int = 128, M: int = 192, synthesis: nn.Module | None = None,
+                          lambdas: tuple[float, ...] = LAMBDAS) -> HyperpriorModel:
     """Minnen et al. 2018 (without the autoregressive context): h_s predicts scales and means.
-    ``synthesis`` replaces the GDN synthesis (shallow-2layer's decoder)."""
+    ``synthesis`` replaces the GDN synthesis (shallow-2layer's decoder), ``lambdas`` the ladder."""
     h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, N))
     h_s = nn.Sequential(deconv(N, M), nn.ReLU(), deconv(M, M * 3 // 2), nn.ReLU(), conv(M * 3 // 2, 2 * M, 3, 1))
     g_s = gdn_synthesis(N, M) if synthesis is None else synthesis
-    return HyperpriorModel(gdn_analysis(N, M), g_s, hyperprior(h_a, h_s, N, M, True), M)
+    return HyperpriorModel(gdn_analysis(N, M), g_s, hyperprior(h_a, h_s, N, M, True), M, lambdas)

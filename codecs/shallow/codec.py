@@ -52,7 +52,7 @@ class ShallowJpegLike(LearnedImageCodec):
     def training_recipe(cls, lmbda: float | None = None) -> Recipe:
         """Variable rate: the lambdas are the model's fixed per-quality ladder (``LAMBDAS``)."""
         refuse_lmbda(cls.name, lmbda)
-        return Recipe(build=build_model, param_groups=_param_groups, from_weights=cls.load_model,
+        return Recipe(build=build_model, param_groups=_param_groups, from_weights=cls.training_start,
                       steps=2400, lr=3e-4, batch=8, crop=192)
 
 
@@ -63,4 +63,6 @@ class ShallowTwoLayer(HyperpriorCodec):
     name = "shallow-2layer"
     codec_id = 3
     description = "shallow decoder: two transposed convs (k13 s8 + IGDN, k5 s2), mean-scale hyperprior"
+    qualities = tuple(range(1, len(LAMBDAS) + 1))
+    default_quality = 4
     build_model = staticmethod(two_layer_model)

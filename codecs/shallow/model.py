@@ -156,5 +156,6 @@ class TwoLayerSynthesis(nn.Module):
 def two_layer_model(N: int = 128, M: int = 192) -> HyperpriorModel:
     """The two-layer shallow codec: ``mbt2018-mean``'s analysis and mean-scale hyperprior (same
     N, M and names, so training starts from its weights) with :class:`TwoLayerSynthesis` as the
-    decoder; the whole decoder is a fraction of mbt2018-mean's MACs (``results/shallow``)."""
-    return mean_scale_hyperprior(N, M, synthesis=TwoLayerSynthesis(M))
+    decoder, and the shallow family's 7-quality ladder; the whole decoder is a fraction of
+    mbt2018-mean's MACs (``results/shallow``)."""
+    return mean_scale_hyperprior(N, M, synthesis=TwoLayerSynthesis(M), lambdas=LAMBDAS)

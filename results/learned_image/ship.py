@@ -24,6 +24,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--eval", required=True, help="eval_kodak.py JSON (all 24 images)")
     ap.add_argument("--prior", nargs="*", default=[], help="checkpoints this one was fine-tuned from (--init)")
+    ap.add_argument("--prior-steps", type=int, default=0,
+                    help="steps behind an --init whose checkpoint is not at hand (e.g. shipped weights)")
     ap.add_argument("--data", default="bsds500 (train+val+test) + imagenet_1k, random 192x192 crops")
     ap.add_argument("--device", default="cpu", help="what it was trained on")
     ap.add_argument("--notes", default="trained on 1 shared CPU thread", help="how it was trained")
@@ -32,7 +34,7 @@ def main() -> None:
     checkpoint = Path(args.checkpoint)
     state = json.loads((checkpoint / "state.json").read_text())
     lineage = [state] + [json.loads((Path(p) / "state.json").read_text()) for p in args.prior]
-    steps, minutes = sum(s["step"] for s in lineage), sum(s["seconds"] for s in lineage) / 60
+    steps, minutes = args.prior_steps + sum(s["step"] for s in lineage), sum(s["seconds"] for s in lineage) / 60
     result = json.loads(Path(args.eval).read_text())
     model = cls.build_model()
     model.load_state_dict(load_file(str(checkpoint / "model.safetensors")))
