@@ -55,5 +55,6 @@ def main() -> None:
     model.hyper.z.fit_density_to_tables()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.out)
 
+
 if __name__ == "__main__":
     main()
