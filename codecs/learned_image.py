@@ -126,6 +126,10 @@ class LearnedImageCodec(WeightsCodec):
     def model(self) -> nn.Module:
         return _cached_model(type(self), *self.weights_file)
 
+    def describe(self, meta: ImageMeta, extra: tuple[int, ...]) -> dict:
+        sides = [-(-side // self.stride) * self.stride // 16 for side in (meta.height, meta.width)]
+        return {"latent": f"{self.model.log_gain.shape[1]} x {sides[0]} x {sides[1]}"}
+
     def encode_payload(self, x: np.ndarray) -> tuple[tuple[int, ...], list[bytes]]:
         x = np.asarray(x)
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 3:

@@ -212,18 +212,12 @@ def _distributed() -> tuple[int, int]:
 
 
 def initial_weights(recipe: Recipe, init: Path) -> dict[str, Tensor]:
-    """Model weights for ``--init``: a checkpoint folder's, or a weights file's. A shipped file
-    is read by the recipe of the codec its manifest row names (e.g. ``mbt2018-mean``'s file
-    to start ``shallow-2layer``), any other file by ``recipe.from_weights`` when it has one."""
+    """Model weights for ``--init``: a checkpoint folder's, or a weights file's, read by
+    ``recipe.from_weights`` when it has one (which may convert another codec's file)."""
     from safetensors.torch import load_file
 
-    from .weights import manifest
-
-    if init.is_file():
-        owner = next((e.codec for e in manifest() if e.file == init.name), None)
-        from_weights = recipe_for(owner).from_weights if owner else recipe.from_weights
-        if from_weights is not None:
-            return {k: v.float() if v.is_floating_point() else v for k, v in from_weights(init).state_dict().items()}
+    if init.is_file() and recipe.from_weights is not None:
+        return {k: v.float() if v.is_floating_point() else v for k, v in recipe.from_weights(init).state_dict().items()}
     return load_file(str(init if init.is_file() else init / "model.safetensors"))
 
 

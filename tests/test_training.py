@@ -130,7 +130,7 @@ def test_init_from_a_shipped_weights_file(codec):
         assert torch.equal(z.table_offsets, shipped["hyper.z.table_offsets"].int())
         assert torch.equal(z.table_sizes, shipped["hyper.z.table_sizes"].int())
         pmf = [t.double() / t.double().sum(1, keepdim=True) for t in (z.table_freqs, shipped["hyper.z.table_freqs"])]
-        assert (pmf[0] - pmf[1]).abs().max() < 1e-3
+        assert (pmf[0] - pmf[1]).abs().max() < 2e-3  # the fit starts from a random density
 
 
 def test_cli_parser_and_recipe_lookup():
@@ -153,25 +153,18 @@ def test_image_codec_recipes_train_a_step(codec, image_folder, tmp_path):
     assert state["step"] == 1 and np.isfinite(state["history"][0]["loss"])
 
 
-def test_shallow_2layer_starts_from_mbt_weights_with_only_its_synthesis_learning(image_folder, tmp_path):
-    """A shipped file is read by the codec that owns it: shallow-2layer takes mbt2018-mean's
-    analysis and hyperprior (not its per-quality rows: 7 qualities against 9); with
-    --train-only g_s. nothing else moves in a step."""
-    if not any(e.codec == "mbt2018-mean" for e in weights.manifest()):
-        pytest.skip("mbt2018-mean weights are not shipped")
+def test_shallow_2layer_trains_from_a_jpeglike_weights_file(image_folder, tmp_path, tmp_path_factory):
+    """--init with a shallow-jpeglike weights file: shallow-2layer's recipe converts it, and every
+    tensor but the z tables (rebuilt by update()) comes from it."""
+    from conftest import untrained_weights_file
+
+    from neurocodec.codecs.shallow.codec import ShallowJpegLike
+
     torch.set_num_threads(1)
+    path = untrained_weights_file(tmp_path_factory, "shallow-jpeglike.safetensors", ShallowJpegLike.build_model,
+                                  ShallowJpegLike.export_state)
     recipe = training.recipe_for("shallow-2layer")
     config = training.TrainConfig(data=[str(image_folder)], out=str(tmp_path / "run"), steps=1, lr=1e-3,
-                                  batch=1, crop=64, checkpoint_every=1, train_only=("g_s.",),
-                                  init=str(weights.find("mbt2018-mean", 1).path))
+                                  batch=1, crop=64, checkpoint_every=1, init=str(path))
     state = training.train(recipe, config)
-    per_quality = {"lambdas", "log_gain", "position_offset", "position_offset_fx", "inverse_gain"}
-    assert per_quality <= set(state["init_missing"])
-    missing = [k for k in state["init_missing"] if not k.startswith("hyper.z.table") and k not in per_quality]
-    assert missing and all(k.startswith("g_s.") for k in missing)  # z tables: rebuilt by update()
-    from safetensors.torch import load_file
-    trained = load_file(str(tmp_path / "run" / "model.safetensors"))
-    shipped = {k: v.float() for k, v in weights.load_state(weights.find("mbt2018-mean", 1).path).items()
-               if v.is_floating_point() and not k.startswith("g_s.") and k not in per_quality}
-    assert shipped.keys() <= trained.keys()
-    assert all(torch.equal(trained[k], v) for k, v in shipped.items())  # g_a, gains, ...: frozen
+    assert state["init_missing"] and all(k.startswith("hyper.z.table") for k in state["init_missing"])

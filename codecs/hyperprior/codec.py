@@ -45,10 +45,6 @@ class HyperpriorCodec(LearnedImageCodec):
         return Recipe(build=cls.build_model, param_groups=_param_groups, from_weights=cls.training_start,
                       steps=200_000, lr=1e-4, batch=8, crop=256)
 
-    def describe(self, meta, extra: tuple[int, ...]) -> dict:
-        sides = [-(-side // STRIDE) * STRIDE // 16 for side in (meta.height, meta.width)]
-        return {"latent": f"{self.model.log_gain.shape[1]} x {sides[0]} x {sides[1]}"}
-
 
 @register
 class ScaleHyperprior(HyperpriorCodec):

@@ -47,11 +47,10 @@ class HyperpriorModel(VariableRateHyperprior):
     ``M``-channel latents at 1/16 resolution; ``x`` in [0, 1], NCHW, sides multiple of 64.
     :func:`scale_hyperprior` and :func:`mean_scale_hyperprior` build the papers' models."""
 
-    def __init__(self, g_a: nn.Module, g_s: nn.Module, hyper: HyperpriorLatentCodec, M: int,
-                 lambdas: tuple[float, ...] = LAMBDAS):
-        super().__init__(lambdas, M, 0.5 * torch.log(torch.tensor(lambdas) / lambdas[len(lambdas) // 2]))
+    def __init__(self, g_a: nn.Module, g_s: nn.Module, hyper: HyperpriorLatentCodec, M: int):
+        super().__init__(LAMBDAS, M, 0.5 * torch.log(torch.tensor(LAMBDAS) / LAMBDAS[len(LAMBDAS) // 2]))
         self.g_a, self.g_s, self.hyper = g_a, g_s, hyper
-        self.register_buffer("inverse_gain", torch.ones(len(lambdas), M))  # decoding multiplies, no exp
+        self.register_buffer("inverse_gain", torch.ones(len(LAMBDAS), M))  # decoding multiplies, no exp
 
     def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
         """Scaled latents ``y`` (before quantization); ``quality`` holds 0-based indexes per image."""
@@ -113,11 +112,8 @@ def scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
     return HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, False), M)
 
 
-def mean_scale_hyperprior(N: int = 128, M: int = 192, synthesis: nn.Module | None = None,
-                          lambdas: tuple[float, ...] = LAMBDAS) -> HyperpriorModel:
-    """Minnen et al. 2018 (without the autoregressive context): h_s predicts scales and means.
-    ``synthesis`` replaces the GDN synthesis (shallow-2layer's decoder), ``lambdas`` the ladder."""
+def mean_scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
+    """Minnen et al. 2018 (without the autoregressive context): h_s predicts scales and means."""
     h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, N))
     h_s = nn.Sequential(deconv(N, M), nn.ReLU(), deconv(M, M * 3 // 2), nn.ReLU(), conv(M * 3 // 2, 2 * M, 3, 1))
-    g_s = gdn_synthesis(N, M) if synthesis is None else synthesis
-    return HyperpriorModel(gdn_analysis(N, M), g_s, hyperprior(h_a, h_s, N, M, True), M, lambdas)
+    return HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, True), M)

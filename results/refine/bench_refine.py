@@ -5,6 +5,8 @@
 Rates are whole .ncs files, PSNR of the decoder's 8-bit output; BD-rate of the refined curve
 against the one-pass curve (negative: refinement saves bits at equal PSNR). ``--crop`` takes the
 centre crop of each Kodak image (refinement costs one decoder forward/backward per step).
+``--anchor`` adds another codec's one-pass curve on the same images, and both curves' BD-rates
+against it (e.g. shallow-2layer against mbt2018-mean).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=3, help="use every N-th Kodak image")
     ap.add_argument("--crop", type=int, default=256, help="centre crop side (0: full images)")
     ap.add_argument("--qualities", type=int, nargs="*")
+    ap.add_argument("--anchor", help="a codec to compare both curves with (one pass, same images)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(Path(__file__).parent / "refine.json"))
     args = ap.parse_args()
@@ -67,12 +70,23 @@ def main() -> None:
     xs = images(args.every, args.crop or None)
     qualities = args.qualities or cls.qualities
     base, refined = curve(cls, 0, xs, qualities), curve(cls, args.effort, xs, qualities)
-    bd = bd_rate(base["results"]["bpp"], base["results"]["psnr-rgb"],
-                 refined["results"]["bpp"], refined["results"]["psnr-rgb"])
-    print(f"BD-rate of effort {args.effort} vs one pass: {bd:+.2f} %")
-    Path(args.out).write_text(json.dumps({"codec": cls.name, "images": len(xs), "crop": args.crop,
-                                          "every": args.every, "curves": [base, refined],
-                                          "bd_rate_percent": bd}, indent=1) + "\n")
+
+    def bd(anchor: dict, test: dict) -> float:
+        return bd_rate(anchor["results"]["bpp"], anchor["results"]["psnr-rgb"],
+                       test["results"]["bpp"], test["results"]["psnr-rgb"])
+
+    result = {"codec": cls.name, "images": len(xs), "crop": args.crop, "every": args.every,
+              "curves": [base, refined], "bd_rate_percent": bd(base, refined)}
+    print(f"BD-rate of effort {args.effort} vs one pass: {result['bd_rate_percent']:+.2f} %")
+    if args.anchor:
+        anchor_cls = registry.codec_class(args.anchor)
+        anchor = curve(anchor_cls, 0, xs, anchor_cls.qualities)
+        result["curves"].append(anchor)
+        result["bd_rate_vs_anchor_percent"] = {"anchor": args.anchor, "one_pass": bd(anchor, base),
+                                               f"effort_{args.effort}": bd(anchor, refined)}
+        print(f"vs {args.anchor}: one pass {result['bd_rate_vs_anchor_percent']['one_pass']:+.2f} %, "
+              f"effort {args.effort} {result['bd_rate_vs_anchor_percent'][f'effort_{args.effort}']:+.2f} %")
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def counted(height: int = 512, width: int = 768) -> dict:
     out = {}
     for cls in (ShallowJpegLike, MeanScaleHyperprior, ShallowTwoLayer):
         model = cls.build_model().eval()
-        synthesis = model.synthesis if cls is ShallowJpegLike else model.g_s
+        synthesis = model.g_s if cls is MeanScaleHyperprior else model.synthesis
         y = torch.zeros(1, model.log_gain.shape[1], height // 16, width // 16)
         s, h = macs(synthesis, y), macs(model.hyper.h_s, z)
         out[cls.name] = {"synthesis_macs_per_pixel": s / pixels, "hyper_synthesis_macs_per_pixel": h / pixels,
