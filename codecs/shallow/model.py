@@ -17,14 +17,11 @@ Decoding is exact: :meth:`JpegLikeModel.synthesize` runs the hyper-synthesis, th
 gains and the synthesis in fixed point (see :mod:`neurocodec.codecs.latent_codecs`).
 
 :class:`TwoLayerModel` is the "two-layer" codec: the same encoder and entropy model
-(:class:`ShallowModel`) for the 384 latents that JPEG 4:2:0 would keep, made heavier by
-residual blocks on the scaled latents (where a quantization step is 1, so they see each
-quality's scale: a learned, amortised version of what iterative encoding does per image), and
-Yang & Mandt's :class:`TwoLayerSynthesis` (float32) as the decoder. It starts from a trained
-JPEG-like model (:meth:`TwoLayerModel.from_jpeglike`): the synthesis's linear path reproduces
-the 16x16 patch synthesis exactly and new residual blocks are the identity, so training begins
-at the JPEG-like codec's rate-distortion and the nonlinear path, the overlapping kernels and
-the blocks improve on it.
+(:class:`ShallowModel`) for the 384 latents that JPEG 4:2:0 would keep, and Yang & Mandt's
+:class:`TwoLayerSynthesis` (float32) as the decoder. It starts from a trained JPEG-like model
+(:meth:`TwoLayerModel.from_jpeglike`): the synthesis's linear path reproduces the 16x16 patch
+synthesis exactly, so training begins at the JPEG-like codec's rate-distortion and the
+nonlinear path and the overlapping kernels improve on it.
 """
 
 from __future__ import annotations
@@ -83,21 +80,6 @@ def chroma_420_channels() -> Tensor:
     return torch.nonzero((colour == 0) | low).flatten()
 
 
-class LatentResidualBlock(nn.Module):
-    """``y + f(y)`` with ``f`` = 1x1 -> 3x3 -> 1x1 convs and GELUs, at the latents' resolution;
-    ``f``'s last conv starts at zero, so a new block is the identity."""
-
-    def __init__(self, channels: int, hidden: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.GELU(), nn.Conv2d(hidden, hidden, 3, padding=1),
-                                  nn.GELU(), nn.Conv2d(hidden, channels, 1))
-        nn.init.zeros_(self.body[-1].weight)
-        nn.init.zeros_(self.body[-1].bias)
-
-    def forward(self, y: Tensor) -> Tensor:
-        return y + self.body(y)
-
-
 class ShallowModel(VariableRateHyperprior):
     """The shallow family's encoder and entropy model, for the latents ``channels`` (indexes into
     the 768 YCbCr block-DCT coefficients); a subclass adds the synthesis. ``x`` in [0, 1], NCHW,
@@ -106,7 +88,7 @@ class ShallowModel(VariableRateHyperprior):
     synthesis: nn.Module
 
     def __init__(self, channels: Tensor, refine: tuple[int, ...] = (64, 128, 192), hyper: int = 192,
-                 z_channels: int = 128, latent_blocks: int = 0):
+                 z_channels: int = 128):
         latent = len(channels)
         super().__init__(LAMBDAS, latent, -torch.log(torch.tensor(INITIAL_STEPS)))
         self.analysis = nn.Conv2d(3, latent, PATCH, PATCH)
@@ -121,8 +103,6 @@ class ShallowModel(VariableRateHyperprior):
         nn.init.zeros_(layers[-1].weight)
         nn.init.zeros_(layers[-1].bias)
         self.refine = nn.Sequential(*layers)  # 16x down, starts at zero
-        # After the gains, where a quantization step is 1: blocks that see the quality's scale.
-        self.scaled_refine = nn.Sequential(*(LatentResidualBlock(latent, latent) for _ in range(latent_blocks)))
         self.register_buffer("inv_gain_fx", torch.zeros(len(LAMBDAS), latent, dtype=torch.int32))
         h_a = nn.Sequential(conv(latent, hyper, 1, 1), nn.GELU(), conv(hyper, hyper, 5, 2), nn.GELU(),
                             conv(hyper, z_channels, 5, 2))
@@ -134,7 +114,7 @@ class ShallowModel(VariableRateHyperprior):
 
     def encode_latents(self, x: Tensor, quality: Tensor) -> Tensor:
         """Scaled latents ``y`` (before quantization); ``quality`` holds 0-based indexes per image."""
-        return self.scaled_refine((self.analysis(x - 0.5) + self.refine(x)) * self._gain(quality))
+        return (self.analysis(x - 0.5) + self.refine(x)) * self._gain(quality)
 
     def decode_latents(self, y_hat: Tensor, quality: Tensor) -> Tensor:
         """Float synthesis of scaled latents (training and encoder-side refinement)."""
@@ -235,15 +215,13 @@ class TwoLayerSynthesis(nn.Module):
 
 
 class TwoLayerModel(ShallowModel):
-    """The two-layer shallow codec: the JPEG-like encoder (plus ``latent_blocks``
-    :class:`LatentResidualBlock` on the scaled latents) and hyperprior for the 384 latents of
+    """The two-layer shallow codec: the JPEG-like encoder and hyperprior for the 384 latents of
     :func:`chroma_420_channels`, :class:`TwoLayerSynthesis` as the decoder. Exact: the symbols,
     the tables and the dequantized latents; approximate: the float32 synthesis (as ``mbt2018-mean``'s)."""
 
-    def __init__(self, refine: tuple[int, ...] = (64, 128, 192), hyper: int = 192, z_channels: int = 128,
-                 latent_blocks: int = 5):
+    def __init__(self, refine: tuple[int, ...] = (64, 128, 192), hyper: int = 192, z_channels: int = 128):
         channels = chroma_420_channels()
-        super().__init__(channels, refine, hyper, z_channels, latent_blocks)
+        super().__init__(channels, refine, hyper, z_channels)
         self.synthesis = TwoLayerSynthesis.from_patches(jpeg_like_transforms()[1][channels], torch.full((3,), 0.5))
 
     def restore_float(self) -> None:

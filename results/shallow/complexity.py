@@ -1,4 +1,5 @@
 """Decoder cost of the shallow codecs next to our mbt2018-mean: MACs per pixel and decode time.
+The encoders' MACs (analysis, hyper-analysis) are counted too.
 
     python results/shallow/complexity.py --images 6 --threads 2   # writes complexity.json
 
@@ -32,7 +33,7 @@ KODAK = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kodak"
 
 
 def counted(height: int = 512, width: int = 768) -> dict:
-    """MACs per pixel of the decoders at ``width`` x ``height``."""
+    """MACs per pixel of the decoders and encoders at ``width`` x ``height``."""
     pixels = height * width
     z = torch.zeros(1, 128, height // 64, width // 64)
     out = {}
@@ -41,8 +42,10 @@ def counted(height: int = 512, width: int = 768) -> dict:
         synthesis = model.g_s if cls is MeanScaleHyperprior else model.synthesis
         y = torch.zeros(1, model.log_gain.shape[1], height // 16, width // 16)
         s, h = macs(synthesis, y), macs(model.hyper.h_s, z)
+        a = macs(model.encode_latents, torch.zeros(1, 3, height, width), torch.tensor([3]))
         out[cls.name] = {"synthesis_macs_per_pixel": s / pixels, "hyper_synthesis_macs_per_pixel": h / pixels,
-                         "decoder_macs_per_pixel": (s + h) / pixels}
+                         "decoder_macs_per_pixel": (s + h) / pixels, "analysis_macs_per_pixel": a / pixels,
+                         "hyper_analysis_macs_per_pixel": macs(model.hyper.h_a, y) / pixels}
     for name in ("shallow-jpeglike", "shallow-2layer"):
         out[name]["decoder_macs_vs_mbt2018_mean"] = (out[name]["decoder_macs_per_pixel"]
                                                      / out["mbt2018-mean"]["decoder_macs_per_pixel"])
