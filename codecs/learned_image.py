@@ -33,6 +33,11 @@ from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
 
 
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 HxWx3 -> float NCHW in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()[None] / 255
+
+
 def export_state(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, torch.Tensor]:
     """Shipped tensors after ``model.update()``: float weights as fp16 (the encoder's only choose
     symbols; a float decoder's are rounded to fp16 once, for every machine alike), the exact
@@ -137,7 +142,7 @@ class LearnedImageCodec(WeightsCodec):
         h, w = x.shape[:2]
         fields = ImageMeta(w, h, 3).to_fields()
         padded = np.pad(x, ((0, -h % self.stride), (0, -w % self.stride), (0, 0)), mode="edge")
-        image = torch.from_numpy(padded.transpose(2, 0, 1).copy()).float()[None].to(self.device) / 255
+        image = to_tensor(padded).to(self.device)
         q = self.quality - 1
         analysis = _cached_model(type(self), *self.weights_file, self.device)
         if self.effort:

@@ -10,6 +10,7 @@ from conftest import decode_in_fresh_process, smooth_image, untrained_weights_fi
 import neurocodec
 from neurocodec import training, weights
 from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior, ScaleHyperprior
+from neurocodec.codecs.learned_image import to_tensor
 from neurocodec.codecs.shallow.codec import ShallowJpegLike, ShallowTwoLayer
 from neurocodec.container import Container, overhead, pack, unpack
 from neurocodec.entropy import Encoder
@@ -23,10 +24,6 @@ def codec_and_weights(request, tmp_path_factory):
     """(codec class, exported weights of the seeded untrained model)."""
     cls = CODECS[request.param]
     return cls, untrained_weights_file(tmp_path_factory, f"{cls.name}.safetensors", cls.build_model, cls.export_state)
-
-
-def _tensor(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x.transpose(2, 0, 1).copy()).float()[None] / 255
 
 
 def test_round_trip_repeatable_with_quality_in_fingerprint(codec_and_weights):
@@ -55,8 +52,8 @@ def test_file_size_matches_likelihood_estimate(name):
     float_model = cls.training_start(entry.path).eval()  # fp16-rounded weights, z density fitted to its tables
     x = smooth_image(128, 192, seed=3)
     with torch.no_grad():
-        out = float_model(_tensor(x), torch.tensor([entry.quality - 1]))
-    estimate = training.rd_loss(_tensor(x), out).bpp.item() * x.shape[0] * x.shape[1] / 8
+        out = float_model(to_tensor(x), torch.tensor([entry.quality - 1]))
+    estimate = training.rd_loss(to_tensor(x), out).bpp.item() * x.shape[0] * x.shape[1] / 8
     size = len(codec.encode(x))
     assert abs(size - estimate) <= 0.02 * estimate, (size, estimate)
 
@@ -65,7 +62,7 @@ def test_exact_latents_follow_the_float_model(codec_and_weights):
     """Coding's y_hat (fixed-point h_s means) is within fixed-point error of the float path's."""
     cls, path = codec_and_weights
     model = cls.load_model(path)
-    x = _tensor(smooth_image(64, 128, seed=1))
+    x = to_tensor(smooth_image(64, 128, seed=1))
     with torch.no_grad():
         y_hat_fx = model.compress(model.encode_latents(x, torch.tensor([2])), 2, Encoder())
         y_hat_float, _ = model.hyper(model.encode_latents(x, torch.tensor([2])), model.position_offset[[2]][:, :, None, None])

@@ -7,6 +7,7 @@ import torch
 from conftest import smooth_image, untrained_weights_file
 
 import neurocodec
+from neurocodec.codecs.learned_image import to_tensor
 from neurocodec.codecs.refine import _loss, refine_latents
 from neurocodec.codecs.shallow.codec import ShallowJpegLike, build_model
 
@@ -20,7 +21,7 @@ def weights_path(tmp_path_factory):
 def test_refinement_lowers_the_rounded_loss(weights_path):
     torch.set_num_threads(1)
     model = ShallowJpegLike.load_model(weights_path)
-    x = torch.from_numpy(smooth_image(64, 64, seed=4).transpose(2, 0, 1).copy()).float()[None] / 255
+    x = to_tensor(smooth_image(64, 64, seed=4))
     q = torch.tensor([2])
     offset = model.position_offset[q][:, :, None, None]
     with torch.no_grad():

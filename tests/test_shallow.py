@@ -9,6 +9,7 @@ from conftest import smooth_image, untrained_weights_file
 
 import neurocodec
 from neurocodec import weights
+from neurocodec.codecs.learned_image import to_tensor
 from neurocodec.codecs.shallow.codec import ShallowJpegLike, ShallowTwoLayer, build_model
 from neurocodec.codecs.shallow.model import LATENT, TwoLayerModel, TwoLayerSynthesis, chroma_420_channels
 from neurocodec.entropy import Encoder
@@ -25,10 +26,6 @@ def jpeglike_weights(tmp_path_factory):
     return _weights(tmp_path_factory, ShallowJpegLike)
 
 
-def _tensor(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x.transpose(2, 0, 1).copy()).float()[None] / 255
-
-
 # The test image has fine colour detail: without the upper chroma frequencies (4:2:0) even
 # unquantized latents give only 29.3 dB.
 @pytest.mark.parametrize("cls, psnr", [(ShallowJpegLike, 30), (ShallowTwoLayer, 27)])
@@ -43,7 +40,7 @@ def test_untrained_models_start_as_a_block_dct_codec(cls, psnr, tmp_path_factory
 def test_exact_decoder_follows_float_model(jpeglike_weights):
     model = ShallowJpegLike.load_model(jpeglike_weights)
     float_model = build_model().eval()  # same initial weights, float synthesis
-    x = _tensor(smooth_image(64, 64))
+    x = to_tensor(smooth_image(64, 64))
     with torch.no_grad():
         y_hat_fx = model.compress(model.encode_latents(x, torch.tensor([3])), 3, Encoder())
         exact = model.synthesize(y_hat_fx, 3)[0].astype(float)
@@ -80,7 +77,7 @@ def test_two_layer_starts_where_a_jpeglike_model_is(jpeglike_weights):
             p.add_(0.01 * torch.randn_like(p))
     two_layer = TwoLayerModel.from_jpeglike(jpeglike)
     keep = chroma_420_channels()
-    x, q = _tensor(smooth_image(64, 128, seed=2)), torch.tensor([2])
+    x, q = to_tensor(smooth_image(64, 128, seed=2)), torch.tensor([2])
     with torch.no_grad():
         y = jpeglike.encode_latents(x, q)
         assert torch.allclose(two_layer.encode_latents(x, q), y[:, keep], atol=1e-5)

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from neurocodec import container, weights
 from neurocodec.codec import WeightsCodec
+from neurocodec.codecs.learned_image import to_tensor
 from neurocodec.entropy import Decoder, Encoder, StreamCorrupt
 from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
@@ -49,11 +50,6 @@ def eval_crop(image: np.ndarray) -> np.ndarray:
     resized = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
     top, left = (size[1] - CROP) // 2, (size[0] - CROP) // 2
     return resized[top:top + CROP, left:left + CROP]
-
-
-def to_tensor(image: np.ndarray) -> Tensor:
-    """uint8 HxWx3 -> float NCHW in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()[None] / 255
 
 
 class Prediction(NamedTuple):
