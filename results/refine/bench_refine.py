@@ -5,8 +5,9 @@
 Rates are whole .ncs files, PSNR of the decoder's 8-bit output; BD-rate of the refined curve
 against the one-pass curve (negative: refinement saves bits at equal PSNR). ``--crop`` takes the
 centre crop of each Kodak image (refinement costs one decoder forward/backward per step).
-``--anchor`` adds another codec's one-pass curve on the same images, and both curves' BD-rates
-against it (e.g. shallow-2layer against mbt2018-mean).
+``--anchor`` adds other codecs' curves on the same images (a comma-separated list of learned
+codecs, one pass, or classical ones such as webp and jpeg), and both curves' BD-rates against each
+(e.g. shallow-2layer against mbt2018-mean, or mbt2018-mean against webp).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from PIL import Image
 
 from neurocodec import registry
 from neurocodec.bench.bdrate import bd_rate
+from neurocodec.bench.classical import IMAGE_CODECS, Coder, resolve
 from neurocodec.bench.metrics import bpp, psnr
 
 KODAK = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kodak"
@@ -38,10 +41,10 @@ def images(every: int, crop: int | None) -> list[np.ndarray]:
     return out
 
 
-def curve(cls, effort: int, xs: list[np.ndarray], qualities) -> dict:
+def curve(name: str, load: Callable[[int], Coder], xs: list[np.ndarray], qualities) -> dict:
     rows = {"quality": [], "bpp": [], "psnr-rgb": [], "encoding_time": []}
     for q in qualities:
-        codec = cls(quality=q, effort=effort)
+        codec = load(q)
         rates, psnrs, start = [], [], time.perf_counter()
         for x in xs:
             data = codec.encode(x)
@@ -49,9 +52,9 @@ def curve(cls, effort: int, xs: list[np.ndarray], qualities) -> dict:
             psnrs.append(psnr(x, codec.decode(data)))
         for key, value in zip(rows, (q, np.mean(rates), np.mean(psnrs), (time.perf_counter() - start) / len(xs))):
             rows[key].append(float(value))
-        print(f"effort {effort} q{q}: {rows['bpp'][-1]:.4f} bpp {rows['psnr-rgb'][-1]:.3f} dB "
+        print(f"{name} q{q}: {rows['bpp'][-1]:.4f} bpp {rows['psnr-rgb'][-1]:.3f} dB "
               f"{rows['encoding_time'][-1]:.1f} s/image", flush=True)
-    return {"name": f"{cls.name} effort {effort}", "results": rows}
+    return {"name": name, "results": rows}
 
 
 def main() -> None:
@@ -61,7 +64,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=3, help="use every N-th Kodak image")
     ap.add_argument("--crop", type=int, default=256, help="centre crop side (0: full images)")
     ap.add_argument("--qualities", type=int, nargs="*")
-    ap.add_argument("--anchor", help="a codec to compare both curves with (one pass, same images)")
+    ap.add_argument("--anchor", help="codecs to compare both curves with, comma-separated (same images)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(Path(__file__).parent / "refine.json"))
     args = ap.parse_args()
@@ -69,7 +72,11 @@ def main() -> None:
     cls = registry.codec_class(args.codec)
     xs = images(args.every, args.crop or None)
     qualities = args.qualities or cls.qualities
-    base, refined = curve(cls, 0, xs, qualities), curve(cls, args.effort, xs, qualities)
+
+    def learned(effort: int) -> dict:
+        return curve(f"{cls.name} effort {effort}", lambda q: cls(quality=q, effort=effort), xs, qualities)
+
+    base, refined = learned(0), learned(args.effort)
 
     def bd(anchor: dict, test: dict) -> float:
         return bd_rate(anchor["results"]["bpp"], anchor["results"]["psnr-rgb"],
@@ -78,14 +85,14 @@ def main() -> None:
     result = {"codec": cls.name, "images": len(xs), "crop": args.crop, "every": args.every,
               "curves": [base, refined], "bd_rate_percent": bd(base, refined)}
     print(f"BD-rate of effort {args.effort} vs one pass: {result['bd_rate_percent']:+.2f} %")
-    if args.anchor:
-        anchor_cls = registry.codec_class(args.anchor)
-        anchor = curve(anchor_cls, 0, xs, anchor_cls.qualities)
+    result["bd_rate_vs_anchor_percent"] = []
+    for anchor_codec in resolve(args.anchor, IMAGE_CODECS, ("image",)) if args.anchor else []:
+        anchor = curve(anchor_codec.name, anchor_codec.load, xs, anchor_codec.qualities)
         result["curves"].append(anchor)
-        result["bd_rate_vs_anchor_percent"] = {"anchor": args.anchor, "one_pass": bd(anchor, base),
-                                               f"effort_{args.effort}": bd(anchor, refined)}
-        print(f"vs {args.anchor}: one pass {result['bd_rate_vs_anchor_percent']['one_pass']:+.2f} %, "
-              f"effort {args.effort} {result['bd_rate_vs_anchor_percent'][f'effort_{args.effort}']:+.2f} %")
+        versus = {"anchor": anchor_codec.name, "one_pass": bd(anchor, base), f"effort_{args.effort}": bd(anchor, refined)}
+        result["bd_rate_vs_anchor_percent"].append(versus)
+        print(f"vs {anchor_codec.name}: one pass {versus['one_pass']:+.2f} %, "
+              f"effort {args.effort} {versus[f'effort_{args.effort}']:+.2f} %")
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 
