@@ -20,6 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="default: the codec's recipe")
     p.add_argument("--batch", type=int, help="default: the codec's recipe")
     p.add_argument("--crop", type=int, help="default: the codec's recipe")
+    p.add_argument("--short-side", type=int, nargs=2, metavar=("LO", "HI"),
+                   help="resize each image so its short side is a random length in [LO, HI] pixels before cropping "
+                   "(default: images are cropped at their own size)")
     p.add_argument("--lmbda", type=float, help="rate-distortion lambda, for single-rate recipes")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -47,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, out=args.out or f"runs/{args.codec}", steps=args.steps or recipe.steps,
         lr=args.lr or recipe.lr, batch=args.batch or recipe.batch, crop=args.crop or recipe.crop,
         device=args.device, seed=args.seed, workers=args.workers, checkpoint_every=args.checkpoint_every,
-        init=args.init, minutes=args.minutes, train_only=tuple(args.train_only))
+        init=args.init, minutes=args.minutes, train_only=tuple(args.train_only),
+        short_side=tuple(args.short_side) if args.short_side else None)
     try:
         state = training.train(recipe, config, resume=args.resume)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # no images, bad --short-side, --init that fits nothing
         raise NeurocodecError(str(exc)) from None
     print(f"trained {args.codec} to step {state['step']}; checkpoint in {config.out}")
     return 0

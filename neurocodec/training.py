@@ -104,6 +104,7 @@ class TrainConfig:
     lr_drop_at: float = 0.9  # the learning rate drops 10x for the last 10 % of the steps
     minutes: float | None = None  # wall-time budget (this run): stop early, the drop comes at lr_drop_at of it
     train_only: tuple[str, ...] = ()  # if given, only parameters whose names start so learn (aux ones always do)
+    short_side: tuple[int, int] | None = None  # resize each image's short side into this range before cropping
 
 
 def image_files(folders: list[str]) -> list[Path]:
@@ -115,10 +116,15 @@ def image_files(folders: list[str]) -> list[Path]:
 
 
 class RandomCrops(torch.utils.data.Dataset):
-    """Item ``n`` is a random crop (and flip) of a random image, drawn from ``(seed, n)``."""
+    """Item ``n`` is a random crop (and flip) of a random image, drawn from ``(seed, n)``. With
+    ``short_side=(lo, hi)``, each image is first resized (antialiased) so that its short side is a
+    random length in ``[lo, hi]`` pixels: crops then see objects at the scale of an evaluation
+    pipeline that resizes too (a classifier's short-side-256 crops), and at several scales."""
 
-    def __init__(self, files: list[Path], crop: int, seed: int = 0):
-        self.files, self.crop, self.seed = files, crop, seed
+    def __init__(self, files: list[Path], crop: int, seed: int = 0, short_side: tuple[int, int] | None = None):
+        if short_side and not crop <= short_side[0] <= short_side[1]:
+            raise ValueError(f"short side range {short_side} must satisfy crop ({crop}) <= low <= high")
+        self.files, self.crop, self.seed, self.short_side = files, crop, seed, short_side
 
     def __len__(self) -> int:
         return 2**62
@@ -128,7 +134,9 @@ class RandomCrops(torch.utils.data.Dataset):
         with Image.open(self.files[rng.integers(len(self.files))]) as im:
             im = im.convert("RGB")
             scale = self.crop / min(im.size)
-            if scale > 1:
+            if self.short_side:
+                scale = rng.integers(self.short_side[0], self.short_side[1] + 1) / min(im.size)
+            if scale > 1 or self.short_side:
                 im = im.resize((math.ceil(im.width * scale), math.ceil(im.height * scale)), Image.BICUBIC)
             left, top = rng.integers(im.width - self.crop + 1), rng.integers(im.height - self.crop + 1)
             a = np.asarray(im.crop((left, top, left + self.crop, top + self.crop)))
@@ -269,7 +277,7 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
         nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
             model, [n for n, _ in model.named_parameters() if n.endswith(AUX_SUFFIX)])
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    data = batches(RandomCrops(image_files(config.data), config.crop, config.seed),
+    data = batches(RandomCrops(image_files(config.data), config.crop, config.seed, config.short_side),
                    config.batch, state["step"], rank, world, config.workers)
     bar = tqdm(total=config.steps, initial=state["step"], disable=rank != 0, dynamic_ncols=True)
     ema: dict[str, float] = {}

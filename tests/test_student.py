@@ -200,3 +200,22 @@ def test_training_runs_one_stage_from_a_checkpoint_and_only_named_parameters_lea
     first_config = json.loads((first / "stage1" / "state.json").read_text())["config"]
     assert (first_config["batch"], first_config["crop"], first_config["device"]) == (2, 96, "cpu")
     assert not (second / "stage1").exists()
+
+
+def test_training_starts_from_an_exported_weights_file(untrained, tmp_path):
+    from safetensors.torch import load_file
+
+    from neurocodec.codecs.student import train
+    from neurocodec.media import write_image
+
+    data = tmp_path / "images"
+    data.mkdir()
+    write_image(data / "0.png", smooth_image(200, 150, seed=0))
+    train.main(["--data", str(data), "--out", str(tmp_path / "run"), "--stages", "1", "--steps", "1", "0",
+                "--init", str(untrained), "--train-only", "student.decoder", "--batch", "2", "--crop", "96",
+                "--short-side", "96", "128"])
+    exported, trained = load_file(str(untrained)), load_file(str(tmp_path / "run" / "stage1" / "model.safetensors"))
+    state = json.loads((tmp_path / "run" / "stage1" / "state.json").read_text())
+    assert state["config"]["short_side"] == [96, 128]
+    assert all(".table_" in k for k in state["init_missing"])  # only the integer tables, rebuilt at export
+    assert all(torch.equal(trained[f"student.{k}"], v.float()) for k, v in exported.items() if k.startswith("encoder."))

@@ -53,6 +53,18 @@ def test_crops_are_reproducible_and_upscale_small_images(image_folder):
     assert torch.equal(crops[5], crops[5])
 
 
+def test_short_side_range_rescales_images_before_cropping(tmp_path):
+    ramp = np.tile(np.arange(128, dtype=np.uint8) * 2, (128, 1))  # columns 0, 2, ..., 254
+    Image.fromarray(np.stack([ramp] * 3, -1)).save(tmp_path / "ramp.png")
+    files = training.image_files([str(tmp_path)])
+    native = training.RandomCrops(files, 32, seed=1)[0]
+    whole = training.RandomCrops(files, 32, seed=1, short_side=(32, 32))[0]  # the whole image shrunk to 32x32
+    assert whole.shape == native.shape == (3, 32, 32)
+    assert float(native.amax() - native.amin()) < 0.3 < 0.9 < float(whole.amax() - whole.amin())
+    with pytest.raises(ValueError, match="short side"):
+        training.RandomCrops(files, 32, short_side=(16, 64))
+
+
 def test_train_two_steps_then_resume(image_folder, tmp_path):
     recipe = training.Recipe(build=Toy)
     out = tmp_path / "run"

@@ -109,13 +109,24 @@ def _fast_gains(model: Distillation, lr: float) -> list[dict]:
     return [{"params": rest, "lr": lr}, {"params": [gain], "lr": 10 * lr}]
 
 
+def from_weights(path: Path) -> nn.Module:
+    """An exported weights file (e.g. the shipped one) as a training start, its names as in
+    :class:`Distillation` (``--init data/weights/entropic-student.safetensors``)."""
+    from .codec import load_student
+
+    start = nn.Module()
+    start.student = load_student(path)
+    return start
+
+
 def stage1_recipe() -> training.Recipe:
     return training.Recipe(build=lambda: Distillation(1), loss=stage1_loss, param_groups=_fast_gains,
-                           steps=2000, lr=2e-3, batch=16, crop=128)
+                           from_weights=from_weights, steps=2000, lr=2e-3, batch=16, crop=128)
 
 
 def stage2_recipe() -> training.Recipe:
-    return training.Recipe(build=lambda: Distillation(2), loss=stage2_loss, steps=250, lr=3e-4, batch=16, crop=128)
+    return training.Recipe(build=lambda: Distillation(2), loss=stage2_loss, from_weights=from_weights,
+                           steps=250, lr=3e-4, batch=16, crop=128)
 
 
 def export(checkpoint: str | Path, path: str | Path) -> dict[str, Tensor]:
@@ -163,10 +174,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--batch", type=int, help="crops per step (default: the recipe's, 16)")
     p.add_argument("--crop", type=int, help="crop side in pixels (default: the recipe's, 128)")
+    p.add_argument("--short-side", type=int, nargs=2, metavar=("LO", "HI"),
+                   help="resize each image's short side to a random length in [LO, HI] before cropping "
+                   "(the evaluation resizes to 256)")
     p.add_argument("--workers", type=int, default=0, help="data loader processes")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--stages", type=int, nargs="+", choices=(1, 2), default=(1, 2), help="stages to run")
-    p.add_argument("--init", metavar="CHECKPOINT", help="start the first stage run from this checkpoint's weights "
+    p.add_argument("--init", metavar="CHECKPOINT", help="start the first stage run from this checkpoint's weights, "
+                   "or from an exported weights file such as data/weights/entropic-student.safetensors "
                    "(a later stage starts from the earlier one's)")
     p.add_argument("--minutes", type=float, help="wall-time budget of each stage")
     p.add_argument("--train-only", nargs="+", default=(), metavar="PREFIX",
@@ -197,7 +212,8 @@ def main(argv: list[str] | None = None) -> None:
         config = training.TrainConfig(data=args.data, out=str(out / f"stage{stage}"), steps=steps, lr=recipe.lr,
                                       batch=args.batch or recipe.batch, crop=args.crop or recipe.crop,
                                       device=args.device, workers=args.workers, checkpoint_every=50, init=init,
-                                      minutes=args.minutes, train_only=tuple(args.train_only))
+                                      minutes=args.minutes, train_only=tuple(args.train_only),
+                                      short_side=tuple(args.short_side) if args.short_side else None)
         training.train(recipe, config, resume=args.resume)
 
 

@@ -1,7 +1,7 @@
 """Choose between student checkpoints without touching the evaluation set: agreement with the
 teacher on unlabeled images that neither training (BSDS500) nor the benchmark (imagenet_1k) uses.
 
-    python results/student/heldout.py runs/entropic-student/stage2 runs/other-run/stage2 ...
+    python results/student/heldout.py data/weights/entropic-student.safetensors runs/entropic-student/stage2 ...
 
 Held-out images: the 24 Kodak photos (centre and four corner 224x224 crops of the short-side-256
 resize) and every 10th frame of bikes.mp4 and every 6th of bigbuckbunny.mp4 (centre crops), 167
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file
 
-from neurocodec.codecs.student.codec import CROP, RESIZE, eval_crop, to_tensor
+from neurocodec.codecs.student.codec import CROP, RESIZE, eval_crop, load_student, to_tensor
 from neurocodec.codecs.student.model import StudentModel
 from neurocodec.codecs.student.teacher import load_teacher
 from neurocodec.media import iter_frames, read_image
@@ -50,6 +50,9 @@ def heldout_crops() -> torch.Tensor:
 
 
 def load_checkpoint(folder: Path) -> StudentModel:
+    """A training checkpoint folder's student, or an exported weights file's."""
+    if folder.is_file():
+        return load_student(folder)
     model = StudentModel()
     state = load_file(str(folder / "model.safetensors"))
     model.load_state_dict({k.removeprefix("student."): v for k, v in state.items()})
@@ -58,7 +61,7 @@ def load_checkpoint(folder: Path) -> StudentModel:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoints", nargs="+", type=Path, help="training checkpoint folders (model.safetensors)")
+    p.add_argument("checkpoints", nargs="+", type=Path, help="training checkpoint folders (model.safetensors) or exported weights files")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
