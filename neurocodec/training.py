@@ -40,6 +40,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from .errors import NeurocodecError
+from .weights import sha256_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 AUX_SUFFIX = "quantiles"
@@ -266,6 +267,8 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
         if not usable:
             raise ValueError(f"--init {config.init}: no weights fit this model")
         state["init_missing"] = model.load_state_dict(usable, strict=False).missing_keys
+        if Path(config.init).is_file():  # which file it was, even after the path is overwritten
+            state["init_sha256"] = sha256_file(config.init)
         state["init_unused"] = sorted(set(init) - set(usable))
         if rank == 0 and (state["init_missing"] or state["init_unused"]):
             print(f"--init: {len(usable)} tensors copied, {len(state['init_missing'])} kept their "

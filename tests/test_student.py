@@ -218,4 +218,7 @@ def test_training_starts_from_an_exported_weights_file(untrained, tmp_path):
     state = json.loads((tmp_path / "run" / "stage1" / "state.json").read_text())
     assert state["config"]["short_side"] == [96, 128]
     assert all(".table_" in k for k in state["init_missing"])  # only the integer tables, rebuilt at export
+    assert state["init_sha256"] == weights.sha256_file(untrained)
+    with pytest.raises(ValueError, match="no entropic-student manifest row"):  # steps before it are unknown
+        train.trained_steps(tmp_path / "run" / "stage1")
     assert all(torch.equal(trained[f"student.{k}"], v.float()) for k, v in exported.items() if k.startswith("encoder."))

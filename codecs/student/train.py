@@ -144,10 +144,18 @@ def export(checkpoint: str | Path, path: str | Path) -> dict[str, Tensor]:
 
 
 def trained_steps(checkpoint: Path) -> int:
-    """Steps of a checkpoint plus those of the checkpoints it was initialised from (``--init``)."""
+    """Steps of a checkpoint plus those of what it was initialised from (``--init``): earlier
+    checkpoints, or an exported weights file (the steps its manifest rows give, found by sha256)."""
     state = json.loads((checkpoint / "state.json").read_text())
     init = state["config"].get("init")
-    return state["step"] + (trained_steps(Path(init)) if init else 0)
+    if not init:
+        return state["step"]
+    if "init_sha256" not in state:
+        return state["step"] + trained_steps(Path(init))
+    earlier = [e.steps for e in weights.manifest() if e.codec == CODEC and e.sha256 == state["init_sha256"]]
+    if not earlier:
+        raise ValueError(f"{checkpoint} started from {init}, whose sha256 no {CODEC} manifest row has")
+    return state["step"] + earlier[0]
 
 
 def record_weights(path: Path, checkpoint: Path, measured: dict[int, dict]) -> None:
@@ -155,14 +163,16 @@ def record_weights(path: Path, checkpoint: Path, measured: dict[int, dict]) -> N
     (data, device, batch and crop from its training config)."""
     sha = weights.sha256_file(path)
     config = json.loads((checkpoint / "state.json").read_text())["config"]
+    low_high = config.get("short_side")
+    rescaled = f" of images whose short side was resized to {low_high[0]}-{low_high[1]} pixels" if low_high else ""
     for q in range(1, len(BETAS) + 1):
         weights.record(weights.WeightsEntry(
             codec=CODEC, quality=q, file=path.name, sha256=sha,
             data=", ".join(Path(d).name for d in config["data"]) + " (unlabeled)",
             steps=trained_steps(checkpoint), device=config["device"], measured=measured.get(q, {}),
             notes=f"stage 1 feature distillation + stage 2 KD of the server side, batch {config['batch']} of "
-                  f"{config['crop']}x{config['crop']} crops; measured: imagenet_1k, 1000 224x224 centre crops "
-                  "(results/student)"))
+                  f"{config['crop']}x{config['crop']} crops{rescaled}; measured: imagenet_1k, 1000 224x224 "
+                  "centre crops (results/student)"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,7 +61,8 @@ def load_checkpoint(folder: Path) -> StudentModel:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoints", nargs="+", type=Path, help="training checkpoint folders (model.safetensors) or exported weights files")
+    p.add_argument("checkpoints", nargs="+", type=Path, help="training checkpoint folders (model.safetensors) "
+                   "or exported weights files")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
