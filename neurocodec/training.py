@@ -18,8 +18,9 @@ reject it) and found with :func:`recipe_for`:
 Checkpoints are ``model.safetensors`` + ``optimizer.safetensors`` + ``state.json`` (no pickle);
 ``--resume`` continues the model, the optimizers, the learning-rate schedule and the data
 stream where they stopped (the training noise is freshly seeded). Data: every image under a
-folder, random crops (images smaller than the crop are upscaled) and horizontal flips, each
-sample drawn from a seed and its global sample number, so runs are reproducible and resumable.
+folder, random crops (images smaller than the crop are upscaled; with ``short_side``, every image
+is first resized into a short-side range) and horizontal flips, each sample drawn from a seed and
+its global sample number, so runs are reproducible and resumable.
 Distributed: under ``torchrun`` (``WORLD_SIZE`` set) each rank draws its own samples and the
 model is wrapped in ``DistributedDataParallel``; rank 0 writes checkpoints and the progress bar.
 """
