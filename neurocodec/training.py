@@ -135,10 +135,11 @@ class RandomCrops(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, n])
         with Image.open(self.files[rng.integers(len(self.files))]) as im:
             im = im.convert("RGB")
-            scale = self.crop / min(im.size)
             if self.short_side:
                 scale = rng.integers(self.short_side[0], self.short_side[1] + 1) / min(im.size)
-            if scale > 1 or self.short_side:
+            else:
+                scale = max(1.0, self.crop / min(im.size))
+            if scale != 1:
                 im = im.resize((math.ceil(im.width * scale), math.ceil(im.height * scale)), Image.BICUBIC)
             left, top = rng.integers(im.width - self.crop + 1), rng.integers(im.height - self.crop + 1)
             a = np.asarray(im.crop((left, top, left + self.crop, top + self.crop)))

@@ -129,16 +129,23 @@ def stage2_recipe() -> training.Recipe:
                            steps=250, lr=3e-4, batch=16, crop=128)
 
 
-def export(checkpoint: str | Path, path: str | Path) -> dict[str, Tensor]:
-    """The student's coding weights from a training checkpoint: floats as fp16, tables as ints."""
-    from safetensors.torch import load_file, save_file
-
-    from neurocodec.codecs.learned_image import export_state
+def checkpoint_student(checkpoint: str | Path) -> StudentModel:
+    """The student of a training checkpoint folder (its float weights; tables not yet built)."""
+    from safetensors.torch import load_file
 
     model = StudentModel()
     state = load_file(str(Path(checkpoint) / "model.safetensors"))
     model.load_state_dict({k.removeprefix("student."): v for k, v in state.items()})
-    tensors = export_state(model, ())
+    return model
+
+
+def export(checkpoint: str | Path, path: str | Path) -> dict[str, Tensor]:
+    """The student's coding weights from a training checkpoint: floats as fp16, tables as ints."""
+    from safetensors.torch import save_file
+
+    from neurocodec.codecs.learned_image import export_state
+
+    tensors = export_state(checkpoint_student(checkpoint), ())
     save_file(tensors, str(path))
     return tensors
 

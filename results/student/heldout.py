@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import load_file
 
 from neurocodec.codecs.student.codec import CROP, RESIZE, eval_crop, load_student, to_tensor
 from neurocodec.codecs.student.model import StudentModel
 from neurocodec.codecs.student.teacher import load_teacher
+from neurocodec.codecs.student.train import checkpoint_student
 from neurocodec.media import iter_frames, read_image
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -54,12 +54,7 @@ def heldout_crops() -> torch.Tensor:
 
 def load_checkpoint(folder: Path) -> StudentModel:
     """A training checkpoint folder's student, or an exported weights file's."""
-    if folder.is_file():
-        return load_student(folder)
-    model = StudentModel()
-    state = load_file(str(folder / "model.safetensors"))
-    model.load_state_dict({k.removeprefix("student."): v for k, v in state.items()})
-    return model.eval()
+    return load_student(folder) if folder.is_file() else checkpoint_student(folder).eval()
 
 
 def main() -> None:
