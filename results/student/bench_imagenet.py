@@ -96,7 +96,7 @@ def run(limit: int | None, weights: str | None) -> dict:
             logits.append(codec.decode(data))
         logits = np.stack(logits)
         a1, a5 = accuracy(logits, labels)
-        halves = {half: accuracy(logits[start::2], labels[start::2])[0] for half, start in (("even", 0), ("odd", 1))}
+        halves = {half: accuracy(logits[first::2], labels[first::2])[0] for half, first in (("even", 0), ("odd", 1))}
         result["student"].append({"quality": q, "top1": a1, "top5": a5, "bytes_per_image": float(np.mean(sizes)),
                                   "top1_halves": halves})
         print(f"student q{q}: top-1 {a1:.1f} (halves {halves['even']:.1f} / {halves['odd']:.1f}) top-5 {a5:.1f} "

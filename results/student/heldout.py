@@ -11,6 +11,8 @@ as in a file.
 
 A proxy, and a weak one for recipe changes that move the training distribution: on 2026-12-06 it
 preferred a run that imagenet_1k scored 1.8 points lower (results/student/README.md).
+Recipe choices since are made on one half of imagenet_1k and reported on the other
+(``top1_halves`` in bench_imagenet.py's JSON).
 """
 
 from __future__ import annotations
