@@ -172,11 +172,12 @@ def record_weights(path: Path, checkpoint: Path, measured: dict[int, dict]) -> N
     config = json.loads((checkpoint / "state.json").read_text())["config"]
     low_high = config.get("short_side")
     rescaled = f" of images whose short side was resized to {low_high[0]}-{low_high[1]} pixels" if low_high else ""
+    steps = trained_steps(checkpoint)  # once, before the rows that name the earlier file are replaced
     for q in range(1, len(BETAS) + 1):
         weights.record(weights.WeightsEntry(
             codec=CODEC, quality=q, file=path.name, sha256=sha,
             data=", ".join(Path(d).name for d in config["data"]) + " (unlabeled)",
-            steps=trained_steps(checkpoint), device=config["device"], measured=measured.get(q, {}),
+            steps=steps, device=config["device"], measured=measured.get(q, {}),
             notes=f"stage 1 feature distillation + stage 2 KD of the server side, batch {config['batch']} of "
                   f"{config['crop']}x{config['crop']} crops{rescaled}; measured: imagenet_1k, 1000 224x224 "
                   "centre crops (results/student)"))
