@@ -40,7 +40,8 @@ from .layers import channel_schedule, stage_sizes
 from .nervpp import NeRVpp, NeRVppArch
 
 # Pruning 40 % at 90 % of a 300-epoch run cost the smallest HNeRV 1.8 dB that the annealed learning
-# rate never won back; 20 % at 80 % dips 0.2 dB and recovers (results/inr/README.md), so both prune so.
+# rate never won back; 20 % at 80 % dips 0.2-0.4 dB and recovers, at 112 and at 300 epochs
+# (results/inr/README.md), so both prune so.
 PRESETS = {
     "fast": Schedule(epochs=30, lr=1e-3, warmup=0.1, prune=0.2, finetune=0.2),  # CPU default
     "quality": Schedule(epochs=300, lr=1e-3, warmup=0.2, prune=0.2, finetune=0.2),  # GPU default
