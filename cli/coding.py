@@ -200,7 +200,17 @@ def list_codecs(args: argparse.Namespace) -> int:
     for r in rows:
         q = ",".join(map(str, r["qualities"])) or "-"
         print(f"{r['name']:<22} id {r['id']:<3} {r['modality']:<9} qualities {q:<14} {r['description']}")
+        files = {}  # one line per weights file, then its qualities' measurements
         for w in r["weights"]:
-            print(f"{'':<24}q{w['quality']}: {w['file']} sha256 {w['sha256']} {w['steps']} steps on {w['device']}, "
-                  f"{w['data']}; measured {w['measured']}")
+            files.setdefault((w["file"], w["sha256"], w["steps"], w["device"], w["data"]), []).append(w)
+        for (file, sha, steps, device, data), entries in files.items():
+            print(f"{'':<24}{file} (sha256 {sha}): {steps} steps on {device}; {data}")
+            for w in entries:
+                if w["measured"]:
+                    print(f"{'':<26}q{w['quality']}: " + ", ".join(f"{k} {_short(v)}" for k, v in w["measured"].items()))
     return 0
+
+
+def _short(value: object) -> str:
+    """A measurement for people: floats to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -29,6 +29,15 @@ def test_encode_decode_info_list(toy, png, tmp_path, capsys):
     assert "toy-test" in capsys.readouterr().out
 
 
+def test_list_names_each_weights_file_once_then_each_quality(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("mbt2018-mean.safetensors (sha256") == 1
+    block = ("\n" + out).split("\nmbt2018-mean ", 1)[1].split("\n")[1:]
+    block = block[:next(i for i, line in enumerate(block) if not line.startswith(" "))]
+    assert [line.split(":")[0].strip() for line in block[1:]] == [f"q{q}" for q in range(1, 10)]
+
+
 def test_never_overwrites_without_force_and_never_over_the_input(toy, png, tmp_path, capsys):
     out = tmp_path / "x.ncs"
     out.write_bytes(b"keep me")
