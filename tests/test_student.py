@@ -200,9 +200,12 @@ def test_training_runs_one_stage_from_a_checkpoint_and_only_named_parameters_lea
     first_config = json.loads((first / "stage1" / "state.json").read_text())["config"]
     assert (first_config["batch"], first_config["crop"], first_config["device"]) == (2, 96, "cpu")
     assert not (second / "stage1").exists()
+    assert train.training_notes(second / "stage2") == (
+        "stage 1 feature distillation + stage 2 KD of the server side: "
+        "1 steps of stage 1 (batch 2, 96x96 crops, cpu), then 1 steps of stage 2 (batch 16, 128x128 crops, cpu)")
 
 
-def test_training_starts_from_an_exported_weights_file(untrained, tmp_path):
+def test_training_starts_from_an_exported_weights_file(untrained, tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
     from neurocodec.codecs.student import train
@@ -221,4 +224,11 @@ def test_training_starts_from_an_exported_weights_file(untrained, tmp_path):
     assert state["init_sha256"] == weights.sha256_file(untrained)
     with pytest.raises(ValueError, match="no entropic-student manifest row"):  # steps before it are unknown
         train.trained_steps(tmp_path / "run" / "stage1")
+    earlier = weights.WeightsEntry(codec="entropic-student", quality=1, file=untrained.name, steps=100,
+                                   sha256=state["init_sha256"], notes="the earlier recipe; measured: elsewhere")
+    monkeypatch.setattr(weights, "manifest", lambda: [earlier])
+    assert train.trained_steps(tmp_path / "run" / "stage1") == 101
+    assert train.training_notes(tmp_path / "run" / "stage1") == (
+        "the earlier recipe; then 1 steps of stage 1 (batch 2, 96x96 crops, "
+        "each image's short side resized to 96-128 pixels, cpu)")
     assert all(torch.equal(trained[f"student.{k}"], v.float()) for k, v in exported.items() if k.startswith("encoder."))

@@ -150,37 +150,60 @@ def export(checkpoint: str | Path, path: str | Path) -> dict[str, Tensor]:
     return tensors
 
 
-def trained_steps(checkpoint: Path) -> int:
-    """Steps of a checkpoint plus those of what it was initialised from (``--init``): earlier
-    checkpoints, or an exported weights file (the steps its manifest rows give, found by sha256)."""
-    state = json.loads((checkpoint / "state.json").read_text())
-    init = state["config"].get("init")
-    if not init:
-        return state["step"]
-    if "init_sha256" not in state:
-        return state["step"] + trained_steps(Path(init))
-    earlier = [e.steps for e in weights.manifest() if e.codec == CODEC and e.sha256 == state["init_sha256"]]
-    if not earlier:
-        raise ValueError(f"{checkpoint} started from {init}, whose sha256 no {CODEC} manifest row has")
-    return state["step"] + earlier[0]
+def training_history(checkpoint: str | Path) -> tuple[weights.WeightsEntry | None, list[dict]]:
+    """How ``checkpoint`` came to be: the manifest row of the exported weights file its chain of
+    ``--init`` started from (``None`` when it started from scratch), and the ``state.json`` of each
+    stage run since, oldest first."""
+    states, path = [], Path(checkpoint)
+    while True:
+        state = json.loads((path / "state.json").read_text())
+        states.insert(0, state)
+        init = state["config"].get("init")
+        if not init:
+            return None, states
+        if "init_sha256" in state:
+            rows = [e for e in weights.manifest() if e.codec == CODEC and e.sha256 == state["init_sha256"]]
+            if not rows:
+                raise ValueError(f"{path} started from {init}, whose sha256 no {CODEC} manifest row has")
+            return rows[0], states
+        path = Path(init)
+
+
+def trained_steps(checkpoint: str | Path) -> int:
+    """Steps of a checkpoint plus those of everything it was initialised from (``--init``)."""
+    earlier, states = training_history(checkpoint)
+    return (earlier.steps if earlier else 0) + sum(state["step"] for state in states)
+
+
+def training_notes(checkpoint: str | Path) -> str:
+    """The manifest's account of how ``checkpoint`` was trained: the notes of the file it started
+    from (without their measurement), then each stage run since."""
+    earlier, states = training_history(checkpoint)
+    rounds = []
+    for state in states:
+        config, stage = state["config"], Path(state["config"]["out"]).name.removeprefix("stage")
+        low_high = config.get("short_side")
+        rescaled = f", each image's short side resized to {low_high[0]}-{low_high[1]} pixels" if low_high else ""
+        rounds.append(f"{state['step']:,} steps of stage {stage} (batch {config['batch']}, "
+                      f"{config['crop']}x{config['crop']} crops{rescaled}, {config['device']})")
+    start = (earlier.notes.split("; measured:")[0] + "; then " if earlier
+             else "stage 1 feature distillation + stage 2 KD of the server side: ")
+    return start + ", then ".join(rounds)
 
 
 def record_weights(path: Path, checkpoint: Path, measured: dict[int, dict]) -> None:
     """Manifest rows (one per quality) for the exported file ``path``, trained up to ``checkpoint``
-    (data, device, batch and crop from its training config)."""
+    (data and device from its training config, notes from its history)."""
     sha = weights.sha256_file(path)
     config = json.loads((checkpoint / "state.json").read_text())["config"]
-    low_high = config.get("short_side")
-    rescaled = f" of images whose short side was resized to {low_high[0]}-{low_high[1]} pixels" if low_high else ""
-    steps = trained_steps(checkpoint)  # once, before the rows that name the earlier file are replaced
+    # both read the rows of the file the training started from, before they are replaced
+    steps, notes = trained_steps(checkpoint), training_notes(checkpoint)
     for q in range(1, len(BETAS) + 1):
         weights.record(weights.WeightsEntry(
             codec=CODEC, quality=q, file=path.name, sha256=sha,
             data=", ".join(Path(d).name for d in config["data"]) + " (unlabeled)",
             steps=steps, device=config["device"], measured=measured.get(q, {}),
-            notes=f"stage 1 feature distillation + stage 2 KD of the server side, batch {config['batch']} of "
-                  f"{config['crop']}x{config['crop']} crops{rescaled}; measured: imagenet_1k, 1000 224x224 "
-                  "centre crops (results/student)"))
+            notes=notes + "; measured: imagenet_1k, 1000 224x224 centre crops (results/student)"))
 
 
 def main(argv: list[str] | None = None) -> None:
