@@ -58,8 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="bench_bikes.py output folders")
     args = parser.parse_args()
-    header = ["run", "frames", "codec", "target bpp", "epochs", "fit min", "bpp", "PSNR-Y", "PSNR-RGB",
-              "vs x264 Y", "vs x264 RGB", "vs x265 Y", "vs x265 RGB", "decode fps"]
+    header = (["run", "frames", "codec", "target bpp", "epochs", "fit min", "bpp", "PSNR-Y", "PSNR-RGB"]
+              + [f"vs {anchor} {metric.removeprefix('psnr-').upper()}" for anchor in ANCHORS for metric in METRICS]
+              + ["decode fps"])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for run in args.runs:
