@@ -25,6 +25,7 @@ relative to the float networks used in training (measured per codec).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -39,6 +40,8 @@ from neurocodec.entropy import Decoder, Encoder, TableModel, quantize_pmf, scale
 EXACT_LIMIT = 2.0**53  # float64 holds every integer below this exactly
 ACT_LIMIT = 2**20  # fixed-point activations are clamped to +-ACT_LIMIT
 LIKELIHOOD_BOUND = 1e-9
+# Encoder-side latent correction: (y, scale positions, means) -> the y to code under that prior.
+Correction = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
 def to_fixed(x: Tensor, bits: int) -> Tensor:
@@ -300,7 +303,8 @@ class HyperpriorLatentCodec(nn.Module):
     stride). ``compress``/``decompress`` return ``y_hat`` as fixed point with ``frac_bits``.
     An optional ``position_offset`` (broadcast to ``y``, e.g. ``(N, C, 1, 1)``) is added to the
     scale positions: a per-quality calibration of a variable-rate model; for coding it is given
-    in fixed point (``frac_bits``), so the sum stays exact.
+    in fixed point (``frac_bits``), so the sum stays exact. An optional ``correct`` (encoder
+    side) moves ``y`` after its own z is chosen, knowing the prior it will be coded under.
     """
 
     def __init__(self, h_a: nn.Module, h_s: nn.Sequential, z_channels: int, downsample: int,
@@ -317,9 +321,17 @@ class HyperpriorLatentCodec(nn.Module):
         positions, means = params.chunk(2, dim=1) if self.means else (params, torch.zeros_like(params))
         return (positions if position_offset is None else positions + position_offset), means
 
-    def forward(self, y: Tensor, position_offset: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def prior(self, y: Tensor, position_offset: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Float path: the scale positions and means of y's conditional, and z's likelihoods."""
         z_hat, z_lik = self.z(self.h_a(y))
-        y_hat, y_lik = self.y(y, *self._split(self.h_s(z_hat), position_offset))
+        return *self._split(self.h_s(z_hat), position_offset), z_lik
+
+    def forward(self, y: Tensor, position_offset: Tensor | None = None,
+                correct: Correction | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        positions, means, z_lik = self.prior(y, position_offset)
+        if correct is not None:
+            y = correct(y, positions, means)
+        y_hat, y_lik = self.y(y, positions, means)
         return y_hat, {"y": y_lik, "z": z_lik}
 
     def aux_loss(self) -> Tensor:
@@ -341,12 +353,17 @@ class HyperpriorLatentCodec(nn.Module):
         return n, self.z_channels, h // self.downsample, w // self.downsample
 
     @torch.no_grad()
-    def compress(self, y: Tensor, encoder: Encoder, position_offset_fx: Tensor | None = None) -> Tensor:
+    def compress(self, y: Tensor, encoder: Encoder, position_offset_fx: Tensor | None = None,
+                 correct: Correction | None = None) -> Tensor:
         """Queue z then y on ``encoder``; returns the exact fixed-point ``y_hat``."""
         z_hat = self.z.compress(self.h_a(y), encoder)
         if tuple(z_hat.shape) != self._z_shape(tuple(y.shape)):
             raise ValueError("h_a output does not have the expected shape")
-        return self.y.compress(y, *self._split(self.h_s_exact(z_hat), position_offset_fx), self.frac_bits, encoder)
+        positions_fx, means_fx = self._split(self.h_s_exact(z_hat), position_offset_fx)
+        if correct is not None:  # an encoder-side choice: the decoder never sees it
+            unit = 2.0**-self.frac_bits
+            y = correct(y.float(), (positions_fx * unit).float(), (means_fx * unit).float())
+        return self.y.compress(y, positions_fx, means_fx, self.frac_bits, encoder)
 
     @torch.no_grad()
     def decompress(self, decoder: Decoder, y_shape: tuple[int, ...],

@@ -33,6 +33,9 @@ from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
 
 
+CORRECTION = "correction."  # the state-dict prefix of a model's LatentCorrection
+
+
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 HxWx3 -> float NCHW in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()[None] / 255
@@ -57,10 +60,15 @@ def export_state(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, 
 
 def load_model(build: Callable[[], nn.Module], training_only: tuple[str, ...], path: str | Path,
                sha256: str | None = None, name: str = "this codec") -> nn.Module:
-    """A model ready for coding from an exported weights file (checked against ``sha256``)."""
+    """A model ready for coding from an exported weights file (checked against ``sha256``). A
+    file with no :class:`~neurocodec.codecs.variable_rate.LatentCorrection` (from before the
+    model had one) loads with the model's new one, which is the identity: the file's own codec."""
     model = build()
-    missing, unexpected = model.load_state_dict(weights.load_state(path, sha256), strict=False)
-    if unexpected or any(not k.startswith(training_only) for k in missing):
+    state = weights.load_state(path, sha256)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(training_only)]
+    predates_correction = not any(k.startswith(CORRECTION) for k in state)
+    if unexpected or any(not (predates_correction and k.startswith(CORRECTION)) for k in missing):
         raise NeurocodecError(f"weights file {Path(path).name} does not fit {name}")
     model.restore_float()
     return model.eval()
@@ -151,8 +159,8 @@ class LearnedImageCodec(WeightsCodec):
             with torch.no_grad():
                 y = analysis.encode_latents(image, torch.tensor([q], device=self.device))
         encoder = Encoder()
-        with torch.no_grad():
-            self.model.compress(y.cpu(), q, encoder)
+        with torch.no_grad():  # a refinement started from corrected latents: no second correction
+            self.model.compress(y.cpu(), q, encoder, correct=not self.effort)
         return fields, [encoder.finish()]
 
     def decode_payload(self, meta: ImageMeta, extra: tuple[int, ...], streams: tuple[bytes, ...]) -> np.ndarray:

@@ -9,7 +9,7 @@ the real loss, with rounding, is measured and the best iterate kept, so the resu
 worse than the encoder's own latents by that measure. Only the encoder changes: files decode
 with the same decoder, exactly. The noise comes from a fixed seed: encoding is repeatable.
 
-The model provides ``encode_latents(x, q)``, ``decode_latents(y_hat, q)``, ``hyper`` (a
+The model provides ``corrected_latents(x, q)`` (the start), ``decode_latents(y_hat, q)``, ``hyper`` (a
 :class:`~neurocodec.codecs.latent_codecs.HyperpriorLatentCodec`), ``position_offset`` and
 ``lambdas`` (``q``: 0-based quality indexes, one per image).
 """
@@ -52,7 +52,7 @@ def _refine(model: nn.Module, x: Tensor, quality: int, steps: int, lr: float, ch
     model.requires_grad_(False)
     try:
         with torch.no_grad():
-            y = model.encode_latents(x, q)
+            y = model.corrected_latents(x, q)
             best, best_loss = y, _loss(model, y, x, q, offset, None).item()
         y = y.clone().requires_grad_(True)
         opt = torch.optim.Adam([y], lr=lr)

@@ -73,11 +73,12 @@ class ShallowJpegLike(ShallowCodec):
 
 @register
 class ShallowTwoLayer(ShallowCodec):
-    """Heavy encoder, two-layer synthesis (Yang & Mandt 2023), mean-scale hyperprior."""
+    """Heavy encoder (with a latent correction), two-layer synthesis (Yang & Mandt 2023), mean-scale hyperprior."""
 
     name = "shallow-2layer"
     codec_id = 3
-    description = "shallow decoder: two transposed convs (k13 s8 + IGDN, k5 s2), mean-scale hyperprior"
+    description = ("shallow decoder: two transposed convs (k13 s8 + IGDN, k5 s2), mean-scale hyperprior, "
+                   "latent-correcting encoder")
     training_only = ("hyper.h_s.", "hyper.z.density.")
     build_model = staticmethod(build_two_layer)
 

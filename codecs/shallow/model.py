@@ -21,7 +21,10 @@ gains and the synthesis in fixed point (see :mod:`neurocodec.codecs.latent_codec
 :class:`TwoLayerSynthesis` (float32) as the decoder. It starts from a trained JPEG-like model
 (:meth:`TwoLayerModel.from_jpeglike`): the synthesis's linear path reproduces the 16x16 patch
 synthesis exactly, so training begins at the JPEG-like codec's rate-distortion and the
-nonlinear path and the overlapping kernels improve on it.
+nonlinear path and the overlapping kernels improve on it. Its encoder is made heavier by a
+:class:`~neurocodec.codecs.variable_rate.LatentCorrection`: once the prior of the latents is
+known, a residual network moves them where each quality's rate-distortion trade-off wants them
+(encoder side only: the decoder is the same).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from compressai.layers import GDN
 from torch import Tensor, nn
 
 from neurocodec.codecs.latent_codecs import FixedPointNet, HyperpriorLatentCodec, requantize, to_fixed
-from neurocodec.codecs.variable_rate import VariableRateHyperprior, conv, deconv
+from neurocodec.codecs.variable_rate import LatentCorrection, VariableRateHyperprior, conv, deconv
 from neurocodec.entropy import Decoder
 
 PATCH = 16
@@ -215,14 +218,16 @@ class TwoLayerSynthesis(nn.Module):
 
 
 class TwoLayerModel(ShallowModel):
-    """The two-layer shallow codec: the JPEG-like encoder and hyperprior for the 384 latents of
-    :func:`chroma_420_channels`, :class:`TwoLayerSynthesis` as the decoder. Exact: the symbols,
-    the tables and the dequantized latents; approximate: the float32 synthesis (as ``mbt2018-mean``'s)."""
+    """The two-layer shallow codec: the JPEG-like encoder (plus a latent correction) and
+    hyperprior for the 384 latents of :func:`chroma_420_channels`, :class:`TwoLayerSynthesis` as
+    the decoder. Exact: the symbols, the tables and the dequantized latents; approximate: the
+    float32 synthesis (as ``mbt2018-mean``'s)."""
 
     def __init__(self, refine: tuple[int, ...] = (64, 128, 192), hyper: int = 192, z_channels: int = 128):
         channels = chroma_420_channels()
         super().__init__(channels, refine, hyper, z_channels)
         self.synthesis = TwoLayerSynthesis.from_patches(jpeg_like_transforms()[1][channels], torch.full((3,), 0.5))
+        self.correction = LatentCorrection(len(channels), len(LAMBDAS))
 
     def restore_float(self) -> None:
         """Float h_s from the shipped fixed-point one (exported weights omit it)."""

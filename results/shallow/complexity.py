@@ -1,5 +1,5 @@
 """Decoder cost of the shallow codecs next to our mbt2018-mean: MACs per pixel and decode time.
-The encoders' MACs (analysis, hyper-analysis) are counted too.
+The encoders' MACs (analysis, hyper-analysis, latent correction) are counted too.
 
     python results/shallow/complexity.py --images 6 --threads 2   # writes complexity.json
 
@@ -43,9 +43,14 @@ def counted(height: int = 512, width: int = 768) -> dict:
         y = torch.zeros(1, model.log_gain.shape[1], height // 16, width // 16)
         s, h = macs(synthesis, y), macs(model.hyper.h_s, z)
         a = macs(model.encode_latents, torch.zeros(1, 3, height, width), torch.tensor([3]))
+        ha = macs(model.hyper.h_a, y)
+        # The whole encoder: analysis, hyper-analysis, and with a latent correction also the
+        # hyper-synthesis it needs (the prior of y's own z) and the correction itself.
+        c = 0 if model.correction is None else h + macs(model.correction, y, y, y, torch.tensor([3]))
         out[cls.name] = {"synthesis_macs_per_pixel": s / pixels, "hyper_synthesis_macs_per_pixel": h / pixels,
                          "decoder_macs_per_pixel": (s + h) / pixels, "analysis_macs_per_pixel": a / pixels,
-                         "hyper_analysis_macs_per_pixel": macs(model.hyper.h_a, y) / pixels}
+                         "hyper_analysis_macs_per_pixel": ha / pixels,
+                         "encoder_macs_per_pixel": (a + ha + c) / pixels}
     for name in ("shallow-jpeglike", "shallow-2layer"):
         out[name]["decoder_macs_vs_mbt2018_mean"] = (out[name]["decoder_macs_per_pixel"]
                                                      / out["mbt2018-mean"]["decoder_macs_per_pixel"])
