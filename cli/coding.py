@@ -44,8 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     inr.add_argument("--minutes", type=float, help="fitting time budget in minutes (the schedule shrinks to fit it)")
     inr.add_argument("--preset", choices=("fast", "quality"),
                      help="fitting effort: fast (30 epochs, CPU default; measured 9-16 min for HNeRV, 28 for "
-                          "NeRV++, on a 250-frame 640x272 clip, 2 cores) or quality (300 epochs, GPU default; 80-93 min for "
-                          "HNeRV at 0.005-0.01 bpp on 2 cores)")
+                          "NeRV++, on a 250-frame 640x272 clip, 2 cores) or quality (300 epochs, GPU default; "
+                          "80-93 min for HNeRV at 0.005-0.01 bpp on 2 cores)")
     inr.add_argument("--epochs", type=int, help="epochs instead of the preset's (e.g. --epochs 100 --minutes 30: "
                                                 "as many as 30 minutes allow)")
     inr.add_argument("--batch", type=int, help="frames per fitting step (default 1)")

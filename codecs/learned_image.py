@@ -1,7 +1,8 @@
 """What every variable-rate learned image codec shares: one weights file, padding, one stream.
 
 A family supplies a model with ``encode_latents(x, q)``, ``compress(y, quality_index, encoder,
-correct)`` (``correct``: apply the model's latent correction, if any), ``decompress(decoder, quality_index, height, width) -> uint8 NHWC`` (padded sizes),
+correct)`` (``correct``: apply the model's latent correction, if any),
+``decompress(decoder, quality_index, height, width) -> uint8 NHWC`` (padded sizes),
 ``restore_float()`` (float decoder-side nets from the shipped fixed-point ones) and what
 :func:`~neurocodec.codecs.refine.refine_latents` needs (iterative encoding, ``effort`` > 0), a
 ``build`` function, the padding stride and the prefixes of the float weights that coding does not use
