@@ -1,9 +1,11 @@
 """The variable-rate learned image codecs (bmshj2018-hyperprior, mbt2018-mean, shallow-jpeglike,
-shallow-2layer): round trips, rate estimate vs file size, determinism, bad input."""
+shallow-2layer): round trips, rate estimate vs file size, determinism, bad input, the
+encoder-side latent correction."""
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from conftest import decode_in_fresh_process, smooth_image, untrained_weights_file
 
@@ -13,7 +15,7 @@ from neurocodec.codecs.hyperprior.codec import MeanScaleHyperprior, ScaleHyperpr
 from neurocodec.codecs.learned_image import to_tensor
 from neurocodec.codecs.shallow.codec import ShallowJpegLike, ShallowTwoLayer
 from neurocodec.container import Container, overhead, pack, unpack
-from neurocodec.entropy import Encoder
+from neurocodec.entropy import Decoder, Encoder
 from neurocodec.registry import codec_for
 
 CODECS = {cls.name: cls for cls in (MeanScaleHyperprior, ScaleHyperprior, ShallowJpegLike, ShallowTwoLayer)}
@@ -111,3 +113,63 @@ def test_encode_on_gpu_decode_on_cpu(codec_and_weights):
     a, b = codec.decode(on_gpu).astype(float), codec.decode(on_cpu).astype(float)
     assert abs(len(on_gpu) - len(on_cpu)) <= 0.01 * len(on_cpu) + 4
     assert 10 * np.log10(255**2 / max(np.mean((a - b) ** 2), 1e-9)) > 40
+
+
+@pytest.fixture(scope="module", params=[MeanScaleHyperprior, ShallowTwoLayer], ids=lambda cls: cls.name)
+def corrected_weights(request, tmp_path_factory):
+    """(codec class, weights whose latent correction is not the identity: a random last layer)."""
+    cls = request.param
+    torch.manual_seed(3)
+    model = cls.build_model()
+    with torch.no_grad():
+        model.correction.out[-1].weight.normal_(0, 0.05)
+    path = tmp_path_factory.mktemp("w") / f"{cls.name}-corrected.safetensors"
+    save_file(cls.export_state(model), str(path))
+    return cls, path
+
+
+def test_latent_correction_moves_the_symbols_and_leaves_the_decoder_alone(corrected_weights):
+    """The correction changes what is coded; decoding never runs it and gives the coded latents' pixels."""
+    cls, path = corrected_weights
+    model = cls.load_model(path)
+    x, q = to_tensor(smooth_image(64, 128, seed=4)), 3
+    y = model.encode_latents(x, torch.tensor([q]))
+    streams, y_hats = [], []
+    for correct in (True, False):
+        encoder = Encoder()
+        y_hats.append(model.compress(y, q, encoder, correct=correct))
+        streams.append(encoder.finish())
+    assert not torch.equal(*y_hats)
+    decoded = model.decompress(Decoder(streams[0]), q, 64, 128)
+    model.correction = None  # the decoder never runs it
+    assert np.array_equal(model.decompress(Decoder(streams[0]), q, 64, 128), decoded)
+    assert np.array_equal(decoded, model.synthesize(y_hats[0], q))
+
+
+@pytest.mark.parametrize("cls", [MeanScaleHyperprior, ShallowTwoLayer], ids=lambda cls: cls.name)
+def test_training_reaches_the_latent_correction(cls):
+    model = cls.build_model().train()
+    out = model(torch.rand(2, 3, 64, 64), torch.tensor([0, 6]))
+    (out["x_hat"].square().mean() + sum(-torch.log2(v).sum() for v in out["likelihoods"].values())).backward()
+    assert model.correction.out[-1].weight.grad.abs().sum() > 0
+
+
+def test_weights_without_a_correction_load_with_the_identity(corrected_weights, tmp_path):
+    """Files from before the correction: the same symbols as a model without one."""
+    cls, path = corrected_weights
+    state = {k: v for k, v in weights.load_state(path).items() if not k.startswith("correction.")}
+    save_file(state, str(tmp_path / "old.safetensors"))
+    model = cls.load_model(tmp_path / "old.safetensors")
+    y = model.encode_latents(to_tensor(smooth_image(64, 64, seed=5)), torch.tensor([2]))
+    coded = model.compress(y, 2, Encoder())
+    model.correction = None
+    assert torch.equal(model.compress(y, 2, Encoder()), coded)
+
+
+def test_weights_with_part_of_a_correction_do_not_load(corrected_weights, tmp_path):
+    cls, path = corrected_weights
+    state = weights.load_state(path)
+    del state["correction.out.1.weight"]
+    save_file(state, str(tmp_path / "partial.safetensors"))
+    with pytest.raises(neurocodec.NeurocodecError, match="does not fit"):
+        cls.load_model(tmp_path / "partial.safetensors")

@@ -1,11 +1,10 @@
 """The shallow codecs' own properties: the DCT start, the exact JPEG-like synthesis, the two-layer
-synthesis's start from a JPEG-like model, the encoder-side latent correction. Round trips and
-determinism: test_learned_image.py."""
+synthesis's start from a JPEG-like model. Round trips, determinism and the encoder-side latent
+correction: test_learned_image.py."""
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
 
 from conftest import smooth_image, untrained_weights_file
 
@@ -14,7 +13,7 @@ from neurocodec import weights
 from neurocodec.codecs.learned_image import to_tensor
 from neurocodec.codecs.shallow.codec import ShallowJpegLike, ShallowTwoLayer, build_model
 from neurocodec.codecs.shallow.model import LATENT, TwoLayerModel, TwoLayerSynthesis, chroma_420_channels
-from neurocodec.entropy import Decoder, Encoder
+from neurocodec.entropy import Encoder
 from neurocodec.registry import codec_for
 
 
@@ -103,47 +102,3 @@ def test_shipped_codec_round_trips(codec, quality):
     x_hat = neurocodec.decode(data)
     assert x_hat.shape == x.shape and np.array_equal(neurocodec.decode(data), x_hat)
     assert codec_for(data).quality == quality
-
-
-@pytest.fixture(scope="module")
-def corrected_weights(tmp_path_factory):
-    """shallow-2layer weights whose latent correction is not the identity (random last layer)."""
-    torch.manual_seed(3)
-    model = ShallowTwoLayer.build_model()
-    with torch.no_grad():
-        model.correction.out[-1].weight.normal_(0, 0.05)
-    path = tmp_path_factory.mktemp("w") / "corrected.safetensors"
-    save_file(ShallowTwoLayer.export_state(model), str(path))
-    return path
-
-
-def test_latent_correction_moves_the_symbols_and_leaves_the_decoder_alone(corrected_weights):
-    """The correction changes what is coded; decoding never runs it and gives the coded latents' pixels."""
-    model = ShallowTwoLayer.load_model(corrected_weights)
-    x, q = to_tensor(smooth_image(64, 128, seed=4)), 3
-    y = model.encode_latents(x, torch.tensor([q]))
-    streams, y_hats = [], []
-    for correct in (True, False):
-        encoder = Encoder()
-        y_hats.append(model.compress(y, q, encoder, correct=correct))
-        streams.append(encoder.finish())
-    assert not torch.equal(*y_hats)
-    decoded = model.decompress(Decoder(streams[0]), q, 64, 128)
-    model.correction = None  # the decoder never runs it
-    assert np.array_equal(model.decompress(Decoder(streams[0]), q, 64, 128), decoded)
-    assert np.array_equal(decoded, model.synthesize(y_hats[0], q))
-
-
-def test_training_reaches_the_latent_correction():
-    model = ShallowTwoLayer.build_model().train()
-    out = model(torch.rand(2, 3, 64, 64), torch.tensor([0, 6]))
-    (out["x_hat"].square().mean() + sum(-torch.log2(v).sum() for v in out["likelihoods"].values())).backward()
-    assert model.correction.out[-1].weight.grad.abs().sum() > 0
-
-
-def test_weights_with_part_of_a_correction_do_not_load(corrected_weights, tmp_path):
-    state = weights.load_state(corrected_weights)
-    del state["correction.out.1.weight"]
-    save_file(state, str(tmp_path / "partial.safetensors"))
-    with pytest.raises(neurocodec.NeurocodecError, match="does not fit"):
-        ShallowTwoLayer.load_model(tmp_path / "partial.safetensors")
