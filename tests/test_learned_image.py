@@ -19,6 +19,7 @@ from neurocodec.entropy import Decoder, Encoder
 from neurocodec.registry import codec_for
 
 CODECS = {cls.name: cls for cls in (MeanScaleHyperprior, ScaleHyperprior, ShallowJpegLike, ShallowTwoLayer)}
+CORRECTED = [MeanScaleHyperprior, ShallowTwoLayer]  # the codecs with an encoder-side latent correction
 
 
 @pytest.fixture(scope="module", params=sorted(CODECS))
@@ -115,7 +116,7 @@ def test_encode_on_gpu_decode_on_cpu(codec_and_weights):
     assert 10 * np.log10(255**2 / max(np.mean((a - b) ** 2), 1e-9)) > 40
 
 
-@pytest.fixture(scope="module", params=[MeanScaleHyperprior, ShallowTwoLayer], ids=lambda cls: cls.name)
+@pytest.fixture(scope="module", params=CORRECTED, ids=lambda cls: cls.name)
 def corrected_weights(request, tmp_path_factory):
     """(codec class, weights whose latent correction is not the identity: a random last layer)."""
     cls = request.param
@@ -146,7 +147,7 @@ def test_latent_correction_moves_the_symbols_and_leaves_the_decoder_alone(correc
     assert np.array_equal(decoded, model.synthesize(y_hats[0], q))
 
 
-@pytest.mark.parametrize("cls", [MeanScaleHyperprior, ShallowTwoLayer], ids=lambda cls: cls.name)
+@pytest.mark.parametrize("cls", CORRECTED, ids=lambda cls: cls.name)
 def test_training_reaches_the_latent_correction(cls):
     model = cls.build_model().train()
     out = model(torch.rand(2, 3, 64, 64), torch.tensor([0, 6]))

@@ -62,5 +62,6 @@ class MeanScaleHyperprior(HyperpriorCodec):
 
     name = "mbt2018-mean"
     codec_id = 2
-    description = "mean-scale hyperprior (Minnen 2018): GDN/IGDN transforms, N=128, M=192, variable rate"
+    description = ("mean-scale hyperprior (Minnen 2018): GDN/IGDN transforms, N=128, M=192, variable rate, "
+                   "an encoder-side latent correction")
     build_model = staticmethod(build_mean_scale)
