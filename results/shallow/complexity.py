@@ -44,9 +44,9 @@ def counted(height: int = 512, width: int = 768) -> dict:
         s, h = macs(synthesis, y), macs(model.hyper.h_s, z)
         a = macs(model.encode_latents, torch.zeros(1, 3, height, width), torch.tensor([3]))
         ha = macs(model.hyper.h_a, y)
-        # The whole encoder: analysis, hyper-analysis, and with a latent correction also the
-        # hyper-synthesis it needs (the prior of y's own z) and the correction itself.
-        c = 0 if model.correction is None else h + macs(model.correction, y, y, y, torch.tensor([3]))
+        # The whole encoder: analysis, hyper-analysis, the hyper-synthesis (the prior y is coded
+        # under; the latent correction, if any, reads it too) and the correction itself.
+        c = h + (0 if model.correction is None else macs(model.correction, y, y, y, torch.tensor([3])))
         out[cls.name] = {"synthesis_macs_per_pixel": s / pixels, "hyper_synthesis_macs_per_pixel": h / pixels,
                          "decoder_macs_per_pixel": (s + h) / pixels, "analysis_macs_per_pixel": a / pixels,
                          "hyper_analysis_macs_per_pixel": ha / pixels,
