@@ -114,10 +114,10 @@ def scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
 
 def mean_scale_hyperprior(N: int = 128, M: int = 192) -> HyperpriorModel:
     """Minnen et al. 2018 (without the autoregressive context): h_s predicts scales and means.
-    The encoder ends in a :class:`~neurocodec.codecs.variable_rate.LatentCorrection` (encoder side
-    only; the identity for weights that have none)."""
+    The encoder ends in a :class:`~neurocodec.codecs.variable_rate.LatentCorrection` of 128 hidden
+    channels (encoder side only; the identity for weights that have none)."""
     h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(), conv(N, N))
     h_s = nn.Sequential(deconv(N, M), nn.ReLU(), deconv(M, M * 3 // 2), nn.ReLU(), conv(M * 3 // 2, 2 * M, 3, 1))
     model = HyperpriorModel(gdn_analysis(N, M), gdn_synthesis(N, M), hyperprior(h_a, h_s, N, M, True), M)
-    model.correction = LatentCorrection(M, len(LAMBDAS))
+    model.correction = LatentCorrection(M, len(LAMBDAS), hidden=128)
     return model
