@@ -1,6 +1,6 @@
 """CPU time of mbt2018-mean's encoder-side latent correction alone, at two widths.
 
-The ratio to CompressAI's encode time (``speed_vs_compressai.py``) moves by 5-15 % between runs
+The ratio to CompressAI's encode time (``speed_vs_compressai.py``) moves by up to 15 % between runs
 on a shared machine, more than the correction costs; timing the correction by itself on a Kodak
 image's latent (192 x 32 x 48) shows what its width adds to each encode.
 Usage: python results/hyperprior/correction_cost.py [--threads 1] [--repeats 20]
@@ -44,7 +44,8 @@ def main() -> None:
         print(f"{hidden} hidden channels: {rows[hidden]['median_s'] * 1000:.1f} ms per Kodak image, "
               f"{macs / 256:,.0f} MACs per pixel, {rows[hidden]['parameters']:,} parameters")
     out = args.out or Path(__file__).parent / f"correction_cost_{args.threads}threads.json"
-    Path(out).write_text(json.dumps({"threads": args.threads, "machine": machine_info(), "hidden": rows}, indent=1) + "\n")
+    report = {"threads": args.threads, "machine": machine_info(), "hidden": rows}
+    Path(out).write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":
