@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from neurocodec.bench.complexity import macs
 from neurocodec.bench.report import machine_info
 from neurocodec.codecs.variable_rate import LatentCorrection
 
@@ -38,11 +39,11 @@ def main() -> None:
                 start = time.perf_counter()
                 correction(y, y, y, quality)
                 times.append(time.perf_counter() - start)
-        macs = sum(m.weight.numel() for m in correction.modules() if isinstance(m, torch.nn.Conv2d))
-        rows[hidden] = {"median_s": statistics.median(times[3:]), "macs_per_latent": macs,
+        per_latent = macs(correction, y, y, y, quality) // (32 * 48)
+        rows[hidden] = {"median_s": statistics.median(times[3:]), "macs_per_latent": per_latent,
                         "parameters": sum(p.numel() for p in correction.parameters())}
         print(f"{hidden} hidden channels: {rows[hidden]['median_s'] * 1000:.1f} ms per Kodak image, "
-              f"{macs / 256:,.0f} MACs per pixel, {rows[hidden]['parameters']:,} parameters")
+              f"{per_latent / 256:,.0f} MACs per pixel, {rows[hidden]['parameters']:,} parameters")
     out = args.out or Path(__file__).parent / f"correction_cost_{args.threads}threads.json"
     report = {"threads": args.threads, "machine": machine_info(), "hidden": rows}
     Path(out).write_text(json.dumps(report, indent=1) + "\n")
