@@ -30,11 +30,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    p.add_argument("--init", help="start from these model weights (fine-tuning): a checkpoint folder, or a .safetensors "
-                   "file such as the shipped data/weights/CODEC.safetensors")
+    p.add_argument("--init", help="start from these model weights (fine-tuning): a checkpoint folder, or a "
+                   ".safetensors file such as the shipped data/weights/CODEC.safetensors")
     p.add_argument("--train-only", nargs="+", default=(), metavar="PREFIX",
                    help="train only the parameters whose names start with one of these (e.g. g_s. for the synthesis "
                    "of a model started with --init); the rest stay frozen and cost no backward pass")
+    p.add_argument("--loss", choices=("rd", "psnr"), default="rd",
+                   help="rd: the codec's rate-distortion loss (lambda x MSE + bits); psnr: minus the mean PSNR, "
+                   "rate ignored, every quality weighed alike: for a decoder trained alone (--train-only g_s), "
+                   "whose bits cannot change")
     p.set_defaults(func=run)
 
 
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr or recipe.lr, batch=args.batch or recipe.batch, crop=args.crop or recipe.crop,
         device=args.device, seed=args.seed, workers=args.workers, checkpoint_every=args.checkpoint_every,
         init=args.init, minutes=args.minutes, train_only=tuple(args.train_only),
-        short_side=tuple(args.short_side) if args.short_side else None)
+        short_side=tuple(args.short_side) if args.short_side else None, loss=args.loss)
     try:
         state = training.train(recipe, config, resume=args.resume)
     except (FileNotFoundError, ValueError) as exc:  # no images, bad --short-side, --init that fits nothing

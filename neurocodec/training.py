@@ -7,7 +7,8 @@ reject it) and found with :func:`recipe_for`:
 - ``build()`` -> the model, an ``nn.Module`` whose ``forward(x)`` (x: float NCHW in [0, 1])
   returns ``{"x_hat": ..., "likelihoods": {name: tensor}, "lmbda": float or per-image tensor}``;
   a variable-rate model picks its own per-image lambda (e.g. a random quality per image);
-- ``loss(x, out)`` -> :class:`Losses` (default :func:`rd_loss`: lambda * 255^2 * MSE + bpp);
+- ``loss(x, out)`` -> :class:`Losses` (default :func:`rd_loss`: lambda * 255^2 * MSE + bpp;
+  ``TrainConfig.loss="psnr"`` replaces it by :func:`psnr_loss` for decoder-only fine-tunes);
 - an optional ``aux_loss()`` method on the model (entropy bottleneck quantiles), minimised
   with its own optimizer over the parameters named ``*quantiles``;
 - ``param_groups(model, lr)`` to give some parameters their own learning rate;
@@ -54,13 +55,28 @@ class Losses:
     mse: Tensor  # on [0, 1] pixel values
 
 
-def rd_loss(x: Tensor, out: dict) -> Losses:
-    """Mean over images of ``lmbda * 255^2 * MSE + bpp`` (lmbda per image or one float)."""
+def _bpp_and_mse(x: Tensor, out: dict) -> tuple[Tensor, Tensor]:
+    """Per image: bits per pixel estimated from the likelihoods, and MSE on [0, 1] pixels."""
     num_pixels = x.shape[2] * x.shape[3]
     bpp = sum(-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values()) / num_pixels
-    mse = (out["x_hat"] - x).square().flatten(1).mean(1)
-    loss = (out["lmbda"] * 255**2 * mse + bpp).mean()
-    return Losses(loss, bpp.mean(), mse.mean())
+    return bpp, (out["x_hat"] - x).square().flatten(1).mean(1)
+
+
+def rd_loss(x: Tensor, out: dict) -> Losses:
+    """Mean over images of ``lmbda * 255^2 * MSE + bpp`` (lmbda per image or one float)."""
+    bpp, mse = _bpp_and_mse(x, out)
+    return Losses((out["lmbda"] * 255**2 * mse + bpp).mean(), bpp.mean(), mse.mean())
+
+
+def psnr_loss(x: Tensor, out: dict) -> Losses:
+    """Mean over images of ``10 log10 MSE`` (minus the mean PSNR); the rate is ignored. For
+    fine-tuning a decoder alone (``--train-only g_s``), whose bits are fixed: where :func:`rd_loss`
+    weighs each image's MSE by its lambda, this weighs a dB at every quality alike."""
+    bpp, mse = _bpp_and_mse(x, out)
+    return Losses((10 * torch.log10(mse.clamp_min(1e-10))).mean(), bpp.mean(), mse.mean())
+
+
+LOSSES = {"rd": None, "psnr": psnr_loss}  # "rd": the recipe's own loss (rd_loss unless it sets another)
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ class TrainConfig:
     minutes: float | None = None  # wall-time budget (this run): stop early, the drop comes at lr_drop_at of it
     train_only: tuple[str, ...] = ()  # if given, only parameters whose names start so learn (aux ones always do)
     short_side: tuple[int, int] | None = None  # resize each image's short side into this range before cropping
+    loss: str = "rd"  # a key of LOSSES
 
 
 def image_files(folders: list[str]) -> list[Path]:
@@ -296,6 +313,7 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
         save_checkpoint(out, model, optimizers, state)
 
     budget = config.minutes * 60 if config.minutes else math.inf
+    loss_fn = LOSSES[config.loss] or recipe.loss
     while state["step"] < config.steps and (elapsed := time.time() - start) < budget:
         late = state["step"] >= config.lr_drop_at * config.steps or elapsed >= config.lr_drop_at * budget
         factor = 0.1 if late else 1.0
@@ -303,7 +321,7 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
             for g, lr in zip(opt.param_groups, lrs):
                 g["lr"] = lr * factor if opt is optimizers["main"] else lr
         x = next(data).to(device, non_blocking=True)
-        losses = recipe.loss(x, net(x))
+        losses = loss_fn(x, net(x))
         for opt in optimizers.values():
             opt.zero_grad(set_to_none=True)
         losses.loss.backward()

@@ -95,6 +95,36 @@ def test_init_fine_tunes_from_another_checkpoint(image_folder, tmp_path):
     assert state["step"] == 1 and state["init_missing"] == []
 
 
+def test_psnr_loss_is_minus_the_mean_psnr_and_weighs_every_image_alike():
+    x = torch.zeros(2, 3, 8, 8)
+    lik = {"y": torch.full((2, 4, 2, 2), 0.5)}
+
+    def loss(errors):  # one error per image, every pixel off by it; lambdas far apart
+        x_hat = x + torch.tensor(errors).view(2, 1, 1, 1)
+        return training.psnr_loss(x, {"x_hat": x_hat, "likelihoods": lik, "lmbda": torch.tensor([1e-4, 1.0])})
+
+    losses = loss([0.1, 0.01])
+    assert losses.loss.item() == pytest.approx((-20 - 40) / 2)  # PSNRs 20 and 40 dB
+    assert losses.bpp.item() == pytest.approx(16 / 64)
+    assert loss([0.2, 0.01]).loss.item() - losses.loss.item() == pytest.approx(10 * np.log10(4) / 2)
+    assert loss([0.1, 0.02]).loss.item() - losses.loss.item() == pytest.approx(10 * np.log10(4) / 2)
+
+
+def test_decoder_alone_under_the_psnr_loss(image_folder, tmp_path):
+    """--train-only synthesis --loss psnr: the analysis (hence the bits) stays, the synthesis learns."""
+    torch.manual_seed(0)
+    training.train(training.Recipe(build=Toy), _config(image_folder, tmp_path / "a", 1))
+    config = _config(image_folder, tmp_path / "b", 3)
+    config.init, config.train_only, config.loss = str(tmp_path / "a"), ("synthesis",), "psnr"
+    state = training.train(training.Recipe(build=Toy), config)
+    before, after = Toy(), Toy()
+    training.load_checkpoint(tmp_path / "a", before, {})
+    training.load_checkpoint(tmp_path / "b", after, {})
+    assert torch.equal(before.analysis.weight, after.analysis.weight)
+    assert not torch.equal(before.synthesis.weight, after.synthesis.weight)
+    assert state["config"]["loss"] == "psnr" and state["history"][-1]["loss"] < 0  # minus a PSNR in dB
+
+
 def test_init_copies_what_fits_from_a_related_model(tmp_path):
     """bmshj2018-hyperprior from an mbt2018-mean checkpoint: the transforms are copied, the
     differently shaped hyper-synthesis keeps its initialisation; an unrelated file is refused."""
