@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     from neurocodec import training
 
+    if args.loss == "psnr" and not args.train_only:
+        raise NeurocodecError("--loss psnr ignores the rate: train the decoder alone with it (--train-only g_s)")
     recipe = training.recipe_for(args.codec, args.lmbda)
     if args.threads:
         torch.set_num_threads(args.threads)

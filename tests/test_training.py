@@ -13,6 +13,7 @@ from torch import nn
 from neurocodec import training, weights
 from neurocodec.cli import train as train_cli
 from neurocodec.codecs.latent_codecs import EntropyBottleneckLatentCodec
+from neurocodec.errors import NeurocodecError
 
 
 class Toy(nn.Module):
@@ -182,6 +183,9 @@ def test_cli_parser_and_recipe_lookup():
     assert args.func is train_cli.run and args.steps == 5 and args.resume
     recipe = training.recipe_for("shallow-jpeglike")
     assert recipe.steps > 0 and recipe.crop % 64 == 0
+    args = parser.parse_args(["train", "mbt2018-mean", "--data", "x", "--loss", "psnr"])  # the rate would run away
+    with pytest.raises(NeurocodecError, match="--train-only"):
+        args.func(args)
 
 
 @pytest.mark.parametrize("codec", ["mbt2018-mean", "bmshj2018-hyperprior", "shallow-jpeglike", "shallow-2layer"])
