@@ -47,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
     from neurocodec import training
 
-    if args.loss == "psnr" and not args.train_only:
-        raise NeurocodecError("--loss psnr ignores the rate: train the decoder alone with it (--train-only g_s)")
     recipe = training.recipe_for(args.codec, args.lmbda)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         short_side=tuple(args.short_side) if args.short_side else None, loss=args.loss)
     try:
         state = training.train(recipe, config, resume=args.resume)
-    except (FileNotFoundError, ValueError) as exc:  # no images, bad --short-side, --init that fits nothing
+    except (FileNotFoundError, ValueError) as exc:  # no images, bad --short-side or --init, --loss psnr alone
         raise NeurocodecError(str(exc)) from None
     print(f"trained {args.codec} to step {state['step']}; checkpoint in {config.out}")
     return 0

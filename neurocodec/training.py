@@ -76,9 +76,6 @@ def psnr_loss(x: Tensor, out: dict) -> Losses:
     return Losses((10 * torch.log10(mse.clamp_min(1e-10))).mean(), bpp.mean(), mse.mean())
 
 
-LOSSES = {"rd": None, "psnr": psnr_loss}  # "rd": the recipe's own loss (rd_loss unless it sets another)
-
-
 @dataclass(frozen=True)
 class Recipe:
     """How to train one codec family (see the module docstring)."""
@@ -123,7 +120,7 @@ class TrainConfig:
     minutes: float | None = None  # wall-time budget (this run): stop early, the drop comes at lr_drop_at of it
     train_only: tuple[str, ...] = ()  # if given, only parameters whose names start so learn (aux ones always do)
     short_side: tuple[int, int] | None = None  # resize each image's short side into this range before cropping
-    loss: str = "rd"  # a key of LOSSES
+    loss: str = "rd"  # "rd": the recipe's own loss; "psnr": psnr_loss (with train_only: it ignores the rate)
 
 
 def image_files(folders: list[str]) -> list[Path]:
@@ -253,6 +250,8 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
     """Train ``recipe``'s model under ``config``; returns the final JSON state."""
     from tqdm import tqdm
 
+    if config.loss == "psnr" and not config.train_only:
+        raise ValueError("--loss psnr ignores the rate: train the decoder alone with it (--train-only g_s)")
     rank, world = _distributed()
     device = torch.device(config.device)
     if device.type == "cuda" and world > 1:
@@ -313,7 +312,7 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
         save_checkpoint(out, model, optimizers, state)
 
     budget = config.minutes * 60 if config.minutes else math.inf
-    loss_fn = LOSSES[config.loss] or recipe.loss
+    loss_fn = {"rd": recipe.loss, "psnr": psnr_loss}[config.loss]
     while state["step"] < config.steps and (elapsed := time.time() - start) < budget:
         late = state["step"] >= config.lr_drop_at * config.steps or elapsed >= config.lr_drop_at * budget
         factor = 0.1 if late else 1.0
