@@ -34,7 +34,9 @@ from neurocodec.errors import NeurocodecError
 from neurocodec.modality import ImageMeta
 
 
-CORRECTION = "correction."  # the state-dict prefix of a model's LatentCorrection
+# State-dict prefixes of parts that start as the identity: a file from before a model had them
+# loads with the new, identity ones (the latent correction, the per-quality synthesis modulation).
+IDENTITY_ADDITIONS = ("correction.", "g_s.quality_")
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -63,13 +65,14 @@ def load_model(build: Callable[[], nn.Module], training_only: tuple[str, ...], p
                sha256: str | None = None, name: str = "this codec") -> nn.Module:
     """A model ready for coding from an exported weights file (checked against ``sha256``). A
     file with no :class:`~neurocodec.codecs.variable_rate.LatentCorrection` (from before the
-    model had one) loads with the model's new one, which is the identity: the file's own codec."""
+    model had one), or with none of another of ``IDENTITY_ADDITIONS``, loads with the model's new
+    ones, which are the identity: the file's own codec."""
     model = build()
     state = weights.load_state(path, sha256)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith(training_only)]
-    predates_correction = not any(k.startswith(CORRECTION) for k in state)
-    if unexpected or any(not (predates_correction and k.startswith(CORRECTION)) for k in missing):
+    predates = tuple(p for p in IDENTITY_ADDITIONS if not any(k.startswith(p) for k in state))
+    if unexpected or any(not k.startswith(predates) for k in missing):
         raise NeurocodecError(f"weights file {Path(path).name} does not fit {name}")
     model.restore_float()
     return model.eval()

@@ -1,6 +1,6 @@
 """The variable-rate learned image codecs (bmshj2018-hyperprior, mbt2018-mean, shallow-jpeglike,
 shallow-2layer): round trips, rate estimate vs file size, determinism, bad input, the
-encoder-side latent correction."""
+encoder-side latent correction, the hyperpriors' per-quality synthesis modulation."""
 
 import numpy as np
 import pytest
@@ -171,6 +171,43 @@ def test_weights_with_part_of_a_correction_do_not_load(corrected_weights, tmp_pa
     cls, path = corrected_weights
     state = weights.load_state(path)
     del state["correction.out.1.weight"]
+    save_file(state, str(tmp_path / "partial.safetensors"))
+    with pytest.raises(neurocodec.NeurocodecError, match="does not fit"):
+        cls.load_model(tmp_path / "partial.safetensors")
+
+
+HYPERPRIORS = [MeanScaleHyperprior, ScaleHyperprior]  # the codecs with a per-quality synthesis modulation
+
+
+def test_synthesis_modulation_acts_per_image_and_quality():
+    """Each image of a mixed-quality batch gets its own quality's modulation, as alone; the
+    identity modulation is the plain synthesis."""
+    torch.manual_seed(6)
+    g_s = MeanScaleHyperprior.build_model().g_s.eval()
+    with torch.no_grad():
+        g_s.quality_scale[2].uniform_(0.5, 1.5)
+        g_s.quality_shift[2].normal_(0, 0.1)
+        y, quality = torch.randn(3, 192, 4, 4), torch.tensor([0, 2, 5])
+        batch = g_s(y, quality)
+        for i, q in enumerate(quality.tolist()):
+            assert torch.allclose(batch[i:i + 1], g_s(y[i:i + 1], q), atol=1e-6)
+        plain = y
+        for layer in g_s:
+            plain = layer(plain)
+    assert torch.allclose(batch[[0, 2]], plain[[0, 2]], atol=1e-6)
+    assert not torch.allclose(batch[1], plain[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("cls", HYPERPRIORS, ids=lambda cls: cls.name)
+def test_weights_without_synthesis_modulation_load_with_the_identity(cls, tmp_path):
+    """Files from before the modulation load with scale 1 and shift 0; half of one does not load."""
+    state = cls.export_state(cls.build_model())
+    old = {k: v for k, v in state.items() if not k.startswith("g_s.quality_")}
+    save_file(old, str(tmp_path / "old.safetensors"))
+    g_s = cls.load_model(tmp_path / "old.safetensors").g_s
+    assert torch.equal(g_s.quality_scale, torch.ones_like(g_s.quality_scale))
+    assert torch.equal(g_s.quality_shift, torch.zeros_like(g_s.quality_shift))
+    del state["g_s.quality_shift"]
     save_file(state, str(tmp_path / "partial.safetensors"))
     with pytest.raises(neurocodec.NeurocodecError, match="does not fit"):
         cls.load_model(tmp_path / "partial.safetensors")

@@ -23,8 +23,8 @@ def build_mean_scale() -> HyperpriorModel:
 
 
 def _param_groups(model: HyperpriorModel, lr: float) -> list[dict]:
-    """Per-quality gains and scale offsets learn 10x faster than the networks."""
-    fast = [model.log_gain, model.position_offset]
+    """Per-quality gains, scale offsets and synthesis modulation learn 10x faster than the networks."""
+    fast = [model.log_gain, model.position_offset, model.g_s.quality_scale, model.g_s.quality_shift]
     rest = [p for n, p in model.named_parameters() if all(p is not f for f in fast) and not n.endswith(AUX_SUFFIX)]
     return [{"params": rest, "lr": lr}, {"params": fast, "lr": lr * 10}]
 

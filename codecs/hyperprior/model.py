@@ -9,8 +9,9 @@ the synthesis ``g_s``, and a hyper-analysis/hyper-synthesis pair around a factor
   log grid (see :class:`~neurocodec.codecs.latent_codecs.GaussianConditionalLatentCodec`); it
   runs as an exact fixed-point net when coding, so every probability table is exact;
 - one model serves every quality (variable rate): per-quality, per-channel gains scale ``y``
-  before quantization and are undone before ``g_s`` (gain units, Cui et al. 2021), and a
-  per-quality offset of the scale positions calibrates the prior.
+  before quantization and are undone before ``g_s`` (gain units, Cui et al. 2021), a
+  per-quality offset of the scale positions calibrates the prior, and ``g_s`` scales and
+  shifts its IGDN outputs per quality (:class:`QualitySynthesis`).
 
 Exact: the symbols, the tables, ``y_hat``. Approximate: the float32 synthesis ``g_s`` (as in
 CompressAI); on this machine it gives bit-identical pixels across thread counts and batch
@@ -58,7 +59,7 @@ class HyperpriorModel(VariableRateHyperprior):
 
     def decode_latents(self, y_hat: Tensor, quality: Tensor) -> Tensor:
         """Float synthesis of scaled latents (training and encoder-side refinement)."""
-        return self.g_s(y_hat / self._gain(quality))
+        return self.g_s(y_hat / self._gain(quality), quality)
 
     @torch.no_grad()
     def update(self) -> None:
@@ -81,7 +82,7 @@ class HyperpriorModel(VariableRateHyperprior):
     def synthesize(self, y_hat_fx: Tensor, quality: int) -> np.ndarray:
         """uint8 NHWC pixels from fixed-point ``y_hat`` (``hyper.frac_bits``): float32 ``g_s``."""
         y_hat = (y_hat_fx * 2.0**-self.hyper.frac_bits).float() * self.inverse_gain[quality][None, :, None, None]
-        x_hat = self.g_s(y_hat.contiguous(memory_format=torch.channels_last))
+        x_hat = self.g_s(y_hat.contiguous(memory_format=torch.channels_last), quality)
         pixels = torch.round(x_hat.clamp(0, 1) * 255).to(torch.uint8)
         return pixels.permute(0, 2, 3, 1).contiguous().numpy()
 
@@ -91,10 +92,34 @@ def gdn_analysis(N: int, M: int) -> nn.Sequential:
     return nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
 
 
-def gdn_synthesis(N: int, M: int) -> nn.Sequential:
-    """Four 5x5 stride-2 transposed convs with IGDN between them: 16x up."""
-    return nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
-                         deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
+class QualitySynthesis(nn.Sequential):
+    """A synthesis whose IGDN outputs are scaled and shifted per quality and channel
+    (conditional convolutions, Choi et al. 2019): one decoder that can still tune itself to each
+    rate. Starts as the identity (scale 1, shift 0), so weights without it decode unchanged."""
+
+    def __init__(self, *layers: nn.Module, num_qualities: int):
+        super().__init__(*layers)
+        widths = [m.beta.shape[0] for m in layers if isinstance(m, GDN)]
+        self.quality_scale = nn.Parameter(torch.ones(num_qualities, len(widths), max(widths)))
+        self.quality_shift = nn.Parameter(torch.zeros(num_qualities, len(widths), max(widths)))
+
+    def forward(self, y: Tensor, quality: Tensor | int) -> Tensor:
+        scale, shift = self.quality_scale[quality], self.quality_shift[quality]
+        if scale.dim() == 2:  # one quality for the whole batch
+            scale, shift = scale[None], shift[None]
+        k = 0
+        for layer in self:
+            y = layer(y)
+            if isinstance(layer, GDN):
+                y = y * scale[:, k, :, None, None] + shift[:, k, :, None, None]
+                k += 1
+        return y
+
+
+def gdn_synthesis(N: int, M: int) -> QualitySynthesis:
+    """Four 5x5 stride-2 transposed convs with IGDN between them, modulated per quality: 16x up."""
+    return QualitySynthesis(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                            deconv(N, N), GDN(N, inverse=True), deconv(N, 3), num_qualities=len(LAMBDAS))
 
 
 def hyperprior(h_a: nn.Module, h_s: nn.Sequential, z_channels: int, M: int, means: bool) -> HyperpriorLatentCodec:
