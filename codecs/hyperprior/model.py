@@ -111,7 +111,7 @@ class QualitySynthesis(nn.Sequential):
         for layer in self:
             y = layer(y)
             if isinstance(layer, GDN):
-                y = y * scale[:, k, :, None, None] + shift[:, k, :, None, None]
+                y = torch.addcmul(shift[:, k, :, None, None], y, scale[:, k, :, None, None])  # one pass
                 k += 1
         return y
 
