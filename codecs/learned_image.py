@@ -64,9 +64,9 @@ def export_state(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, 
 def load_model(build: Callable[[], nn.Module], training_only: tuple[str, ...], path: str | Path,
                sha256: str | None = None, name: str = "this codec") -> nn.Module:
     """A model ready for coding from an exported weights file (checked against ``sha256``). A
-    file with no :class:`~neurocodec.codecs.variable_rate.LatentCorrection` (from before the
-    model had one), or with none of another of ``IDENTITY_ADDITIONS``, loads with the model's new
-    ones, which are the identity: the file's own codec."""
+    file that has none of one of ``IDENTITY_ADDITIONS`` (it predates that part: e.g. the
+    :class:`~neurocodec.codecs.variable_rate.LatentCorrection`) loads with the model's new one,
+    which is the identity: the file's own codec. A part present only in half is refused."""
     model = build()
     state = weights.load_state(path, sha256)
     missing, unexpected = model.load_state_dict(state, strict=False)

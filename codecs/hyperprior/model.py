@@ -100,8 +100,9 @@ class QualitySynthesis(nn.Sequential):
     def __init__(self, *layers: nn.Module, num_qualities: int):
         super().__init__(*layers)
         widths = [m.beta.shape[0] for m in layers if isinstance(m, GDN)]
-        self.quality_scale = nn.Parameter(torch.ones(num_qualities, len(widths), max(widths)))
-        self.quality_shift = nn.Parameter(torch.zeros(num_qualities, len(widths), max(widths)))
+        (width,) = set(widths)  # every IGDN is as wide
+        self.quality_scale = nn.Parameter(torch.ones(num_qualities, len(widths), width))
+        self.quality_shift = nn.Parameter(torch.zeros(num_qualities, len(widths), width))
 
     def forward(self, y: Tensor, quality: Tensor | int) -> Tensor:
         scale, shift = self.quality_scale[quality], self.quality_shift[quality]
