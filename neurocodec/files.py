@@ -26,14 +26,24 @@ def check_output(output: str | Path, inputs: tuple[str | Path, ...] = (), force:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(output: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``output`` (same suffix); renamed to ``output`` if the block succeeds."""
+    """A temporary path beside ``output`` (same suffix); renamed to ``output`` if the block succeeds.
+
+    The file gets the permissions a plain ``open(output, "w")`` would give (0o666 less the umask),
+    not the owner-only ones of the temporary file."""
     out = Path(output)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part{out.suffix}", dir=out.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

@@ -1,5 +1,7 @@
 """The command line: round trips, safety of outputs, one-line errors with status 2."""
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +48,18 @@ def test_never_overwrites_without_force_and_never_over_the_input(toy, png, tmp_p
     assert main(["encode", str(png), "-o", str(out), "--codec", "toy-test", "--force"]) == 0
     assert main(["decode", str(out), "-o", str(out), "--force"]) == 2
     assert "over the input" in capsys.readouterr().err
+
+
+def test_outputs_get_the_permissions_of_a_plain_write(toy, png, tmp_path):
+    """Outputs are written to a temporary file first; they must not keep its owner-only mode."""
+    old_mask = os.umask(0o027)
+    try:
+        assert main(["encode", str(png), "-o", str(tmp_path / "x.ncs"), "--codec", "toy-test"]) == 0
+        assert main(["decode", str(tmp_path / "x.ncs"), "-o", str(tmp_path / "y.png")]) == 0
+    finally:
+        os.umask(old_mask)
+    for name in ("x.ncs", "y.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
 
 
 BAD_CASES = {

@@ -29,6 +29,7 @@ import numpy as np
 from neurocodec.bench import bdrate
 from neurocodec.bench.classical import BenchCodec
 from neurocodec.errors import NeurocodecError
+from neurocodec.files import write_bytes
 
 SUMMARY_FILES = ("summary.csv", "per_file.csv", "rd.png", "summary.txt")
 
@@ -171,7 +172,7 @@ def write_report(
     _write_text(out / "summary.csv", _csv(summary))
     _write_text(out / "per_file.csv", _csv(rows))
     curves = {c.name: [s for s in summary if s["codec"] == c.name] for c in codecs}
-    _write_bytes(out / "rd.png", _plot(layout, curves))
+    write_bytes(out / "rd.png", _plot(layout, curves))
     table = _table(layout, curves, anchor)
     _write_text(out / "summary.txt", table + "\n")
     return table
@@ -300,11 +301,4 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode())
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write atomically: a temporary file beside `path`, then a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_bytes(path, text.encode())
