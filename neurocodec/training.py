@@ -333,7 +333,10 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
         psnr = -10 * math.log10(max(losses.mse.item(), 1e-12))
         for k, v in (("loss", losses.loss.item()), ("bpp", losses.bpp.item()), ("psnr", psnr)):
             ema[k] = v if k not in ema else 0.98 * ema[k] + 0.02 * v
-        bar.set_postfix({k: f"{v:.3f}" for k, v in ema.items()})
+        postfix = {k: f"{v:.3f}" for k, v in ema.items()}
+        if budget < math.inf:  # tqdm's ETA counts to --steps; the time budget may end the run first
+            postfix["stop in"] = f"{max(budget - (time.time() - start), 0) / 60:.0f} min"
+        bar.set_postfix(postfix)
         bar.update(1)
         if rank == 0 and state["step"] % config.checkpoint_every == 0:
             checkpoint()
