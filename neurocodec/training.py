@@ -335,7 +335,7 @@ def train(recipe: Recipe, config: TrainConfig, resume: bool = False) -> dict:
             ema[k] = v if k not in ema else 0.98 * ema[k] + 0.02 * v
         postfix = {k: f"{v:.3f}" for k, v in ema.items()}
         if budget < math.inf:  # tqdm's ETA counts to --steps; the time budget may end the run first
-            postfix["stop in"] = f"{max(budget - (time.time() - start), 0) / 60:.0f} min"
+            postfix["stop in"] = f"{(budget - elapsed) / 60:.0f} min"
         bar.set_postfix(postfix)
         bar.update(1)
         if rank == 0 and state["step"] % config.checkpoint_every == 0:
